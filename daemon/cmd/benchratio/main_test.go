@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestRatios(t *testing.T) {
+	in := `goos: linux
+BenchmarkFormat/baseline-2   	    1000	   2000 ns/op	 500000 events/s
+BenchmarkFormat/vigil-2      	    1000	   4000 ns/op	 250000 events/s
+BenchmarkLonely/vigil-2      	    1000	   4000 ns/op
+PASS
+`
+	var out strings.Builder
+	if err := run(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	for _, want := range []string{
+		"BenchmarkFormat/baseline-2", // passed through
+		"BenchmarkFormat                                    events/s",
+		"ratio 0.500",
+		"BenchmarkLonely                                    missing baseline side",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Count(s, "ratio 0.500") != 2 {
+		t.Errorf("both ns/op (lower better) and events/s (higher better) should give 0.5:\n%s", s)
+	}
+}

@@ -1,0 +1,147 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/vigilgw/vigil/plugins/sdk/event"
+)
+
+// Kind names a kind of plugin. Plugin executables are named
+// vigil-plugin-<kind>-<name>.
+type Kind string
+
+const (
+	KindRecorder  Kind = "recorder"
+	KindStorage   Kind = "storage"
+	KindLogFormat Kind = "logformat"
+)
+
+// Info is what every plugin reports about itself. The host refuses a plugin
+// whose Kind is not the one it launched it as, or whose APIVersions share none
+// with the versions the host accepts.
+type Info struct {
+	Kind        Kind
+	Name        string
+	Version     string
+	APIVersions []int
+}
+
+// Sentinel errors that cross the gRPC boundary intact (mapped to status codes
+// by the adapters), so callers on the host can branch on them with errors.Is.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrInvalidKey     = errors.New("invalid key")
+	ErrUnsupported    = errors.New("unsupported")
+	ErrInvalidConfig  = errors.New("invalid config")
+	ErrInvalidCapture = errors.New("invalid capture")
+)
+
+// Plugin is what every kind implements.
+//
+// Lifecycle, in order: Info (checked by the host against the versions it
+// accepts), Configure (once after each launch, with the plugin's own table
+// from vigil.toml encoded as JSON; an error is fatal for that launch), then
+// the kind's calls, concurrently. The host kills the process to stop it.
+type Plugin interface {
+	Info(ctx context.Context) (Info, error)
+	Configure(ctx context.Context, configJSON []byte) error
+}
+
+// LogFormatter turns events into log lines. One call carries many events.
+type LogFormatter interface {
+	Plugin
+	// Format returns one line per event, in order, without a trailing
+	// newline. A line must never contain a raw newline: user-controlled
+	// values are escaped by the format.
+	Format(ctx context.Context, events []event.Event) ([][]byte, error)
+}
+
+// ObjectInfo describes a stored object.
+type ObjectInfo struct {
+	Key         string
+	Size        int64
+	ModTime     time.Time
+	ContentType string
+	// SHA256 is the hex SHA-256 of the content when the backend knows it.
+	SHA256 string
+	// Metadata is user metadata stored with the object.
+	Metadata map[string]string
+}
+
+// PutOptions go with a Put.
+type PutOptions struct {
+	ContentType string
+	Metadata    map[string]string
+	// SHA256, if set (hex), is checked against the content received; a
+	// mismatch fails the Put and leaves no object behind.
+	SHA256 string
+}
+
+// Storage keeps objects under keys. Keys are slash-separated relative paths;
+// a key that is empty, absolute, contains "..", a NUL or a backslash is
+// refused with ErrInvalidKey by every backend. Put is atomic: readers see the
+// whole object or none.
+type Storage interface {
+	Plugin
+	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)
+	// Get returns the bytes [offset, offset+length) of the object; length < 0
+	// means to the end.
+	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, ObjectInfo, error)
+	Head(ctx context.Context, key string) (ObjectInfo, error)
+	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
+	Delete(ctx context.Context, key string) error
+	// Presign returns a URL that grants method ("GET" or "PUT") on key until
+	// expiry, or ErrUnsupported.
+	Presign(ctx context.Context, key, method string, expiry time.Duration) (string, error)
+}
+
+// RenderSettings are the appliance's recording settings a render uses.
+type RenderSettings struct {
+	BitrateKbps    int
+	Framerate      int
+	Width          int
+	Height         int
+	ThumbnailEvery time.Duration
+	RecordInput    bool
+}
+
+// RenderRequest asks a recorder to render one sealed capture segment. The
+// plugin reads CapturePath and writes its outputs into OutputDir, both on the
+// appliance's own disk.
+type RenderRequest struct {
+	SessionID   string
+	Segment     int
+	CapturePath string
+	// PublicKey is the appliance's Ed25519 public key: the recorder verifies
+	// the capture before rendering it.
+	PublicKey []byte
+	OutputDir string
+	Settings  RenderSettings
+}
+
+// Rendered is one file a render produced.
+type Rendered struct {
+	Path string // inside OutputDir
+	// Role: "cast", "video", "thumbnail", "poster", "transcript".
+	Role      string
+	MediaType string
+	// Offset is, for thumbnails, the time into the segment they show.
+	Offset time.Duration
+}
+
+// RenderResult is what a render produced.
+type RenderResult struct {
+	Files    []Rendered
+	Duration time.Duration
+}
+
+// Recorder renders sealed captures of one protocol to playable media and
+// searchable text.
+type Recorder interface {
+	Plugin
+	// Render reports progress (0-100) through progress, which may be nil.
+	Render(ctx context.Context, req RenderRequest, progress func(percent int)) (RenderResult, error)
+}
