@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
-LDFLAGS := -s -w -X github.com/vigilgw/vigil/daemon/internal/version.Version=$(VERSION) -X github.com/vigilgw/vigil/daemon/internal/version.Commit=$(COMMIT)
+LDFLAGS := -s -w -X github.com/vigilgw/vigil/daemon/internal/version.Version=$(VERSION) -X github.com/vigilgw/vigil/daemon/internal/version.Commit=$(COMMIT) -X github.com/vigilgw/vigil/plugins/sdk.BuildVersion=$(VERSION)
 GOBIN_DIR := $(shell $(GO) env GOPATH)/bin
 export PATH := $(GOBIN_DIR):$(PATH)
 

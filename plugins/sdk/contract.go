@@ -37,6 +37,22 @@ var (
 	ErrUnsupported    = errors.New("unsupported")
 	ErrInvalidConfig  = errors.New("invalid config")
 	ErrInvalidCapture = errors.New("invalid capture")
+	// ErrContentMismatch: the content a Put received does not match the size
+	// or SHA-256 the caller declared; no object was written.
+	ErrContentMismatch = errors.New("content does not match its declared size or sha256")
+	// ErrInvalidRange: a Get asked for a negative offset.
+	ErrInvalidRange = errors.New("invalid range")
+)
+
+// Errors the host side of the contract adds; they never come from a plugin's
+// own code.
+var (
+	// ErrPluginUnavailable: the plugin process is gone, restarting or was
+	// refused, so the call did not complete. The work may be retried later.
+	ErrPluginUnavailable = errors.New("plugin unavailable")
+	// ErrIncompatible: the plugin is not what the host can use (wrong kind, no
+	// API version in common). Restarting it does not help.
+	ErrIncompatible = errors.New("incompatible plugin")
 )
 
 // Plugin is what every kind implements.
@@ -82,15 +98,26 @@ type PutOptions struct {
 
 // Storage keeps objects under keys. Keys are slash-separated relative paths;
 // a key that is empty, absolute, contains "..", a NUL or a backslash is
-// refused with ErrInvalidKey by every backend. Put is atomic: readers see the
-// whole object or none.
+// refused with ErrInvalidKey by every backend (ValidateKey states the whole
+// rule). Put is atomic: readers see the whole object or none.
+//
+// A missing key is ErrNotFound for Get, Head and Delete.
 type Storage interface {
 	Plugin
+	// Put stores the content r yields under key. size is the content length,
+	// or -1 when unknown; a known size or opts.SHA256 that the content does
+	// not match fails with ErrContentMismatch. If r fails, Put fails with an
+	// error wrapping r's and leaves any earlier version intact.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)
 	// Get returns the bytes [offset, offset+length) of the object; length < 0
-	// means to the end.
+	// means to the end. A range running past the end stops at the end; an
+	// offset at or past the end yields no bytes; a negative offset is
+	// ErrInvalidRange. The ObjectInfo describes the whole object. The caller
+	// closes the reader.
 	Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, ObjectInfo, error)
 	Head(ctx context.Context, key string) (ObjectInfo, error)
+	// List returns the objects whose keys start with prefix, sorted by key.
+	// Entries need only Key, Size and ModTime. The prefix "" lists all.
 	List(ctx context.Context, prefix string) ([]ObjectInfo, error)
 	Delete(ctx context.Context, key string) error
 	// Presign returns a URL that grants method ("GET" or "PUT") on key until

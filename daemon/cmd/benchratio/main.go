@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,11 +35,16 @@ type result map[string]float64 // unit -> value
 func run(in io.Reader, out io.Writer) error {
 	pairs := map[string]map[string]result{} // benchmark -> side -> metrics
 	var order []string
+	pkg := "" // benchmarks of the same name in two packages are two pairs
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(out, line)
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg = path.Base(strings.TrimSpace(p)) + "."
+			continue
+		}
 		fields := strings.Fields(line)
 		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
 			continue
@@ -53,7 +59,7 @@ func run(in io.Reader, out io.Writer) error {
 		if i < 0 {
 			continue
 		}
-		parent, side := name[:i], name[i+1:]
+		parent, side := pkg+name[:i], name[i+1:]
 		if side != "baseline" && side != "vigil" {
 			continue
 		}
@@ -78,7 +84,7 @@ func run(in io.Reader, out io.Writer) error {
 	for _, name := range order {
 		b, v := pairs[name]["baseline"], pairs[name]["vigil"]
 		if b == nil || v == nil {
-			fmt.Fprintf(out, "%-50s missing %s side\n", name, map[bool]string{true: "vigil", false: "baseline"}[b != nil])
+			fmt.Fprintf(out, "%-60s missing %s side\n", name, map[bool]string{true: "vigil", false: "baseline"}[b != nil])
 			continue
 		}
 		units := make([]string, 0, len(v))
@@ -96,7 +102,7 @@ func run(in io.Reader, out io.Writer) error {
 			if higherIsBetter(u) {
 				ratio = v[u] / b[u]
 			}
-			fmt.Fprintf(out, "%-50s %-12s baseline %-14.4g vigil %-14.4g ratio %.3f\n", name, u, b[u], v[u], ratio)
+			fmt.Fprintf(out, "%-60s %-12s baseline %-14.4g vigil %-14.4g ratio %.3f\n", name, u, b[u], v[u], ratio)
 		}
 	}
 	return nil

@@ -7,6 +7,10 @@ import (
 
 func TestRatios(t *testing.T) {
 	in := `goos: linux
+pkg: github.com/vigilgw/vigil/plugins/logformat-cef
+BenchmarkFormat/baseline-2   	    1000	   1000 ns/op
+BenchmarkFormat/vigil-2      	    1000	   1000 ns/op
+pkg: github.com/vigilgw/vigil/plugins/logformat-json
 BenchmarkFormat/baseline-2   	    1000	   2000 ns/op	 500000 events/s
 BenchmarkFormat/vigil-2      	    1000	   4000 ns/op	 250000 events/s
 BenchmarkLonely/vigil-2      	    1000	   4000 ns/op
@@ -19,9 +23,10 @@ PASS
 	s := out.String()
 	for _, want := range []string{
 		"BenchmarkFormat/baseline-2", // passed through
-		"BenchmarkFormat                                    events/s",
+		"logformat-json.BenchmarkFormat",
+		"logformat-cef.BenchmarkFormat",
 		"ratio 0.500",
-		"BenchmarkLonely                                    missing baseline side",
+		"logformat-json.BenchmarkLonely", "missing baseline side",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("output lacks %q:\n%s", want, s)

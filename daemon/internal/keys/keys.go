@@ -32,6 +32,20 @@ type Set struct {
 // Public is the public half of the signing key.
 func (s *Set) Public() ed25519.PublicKey { return s.Signing.Public().(ed25519.PublicKey) }
 
+// ErrMissing is returned by Load when the keys were never made.
+var ErrMissing = errors.New("keys: not created yet: start vigild once to make them")
+
+// Load reads existing keys without creating any: tools other than vigild
+// must never make keys the daemon's user could not read.
+func Load(dir string) (*Set, error) {
+	for _, f := range []string{SigningKeyFile, SealingKeyFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w (%s)", ErrMissing, filepath.Join(dir, f))
+		}
+	}
+	return Ensure(dir)
+}
+
 // Ensure loads the keys from dir, creating dir (0700) and any missing key.
 func Ensure(dir string) (*Set, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

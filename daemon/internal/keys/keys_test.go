@@ -72,3 +72,24 @@ func TestRejectsCorruptKeys(t *testing.T) {
 		t.Fatal("a junk signing key must be an error")
 	}
 }
+
+func TestLoadNeverCreates(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(dir); !errors.Is(err, ErrMissing) {
+		t.Fatalf("want ErrMissing, got %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, SigningKeyFile)); err == nil {
+		t.Fatal("Load created a key")
+	}
+	made, err := Ensure(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(made.Signing, loaded.Signing) {
+		t.Fatal("Load returned another key")
+	}
+}

@@ -1,0 +1,58 @@
+// Command vigild is the Vigil appliance's core: it proxies and records
+// sessions, runs the recording pipeline and the event sinks, supervises the
+// plugins and serves the web UI. systemd starts it (Type=notify).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilgw/vigil/daemon/internal/app"
+	"github.com/vigilgw/vigil/daemon/internal/config"
+	"github.com/vigilgw/vigil/daemon/internal/version"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vigild:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("vigild", flag.ContinueOnError)
+	path := fs.String("config", config.DefaultPath, "configuration file")
+	check := fs.Bool("check-config", false, "check the configuration (and settings.toml) and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *showVersion {
+		fmt.Println(version.String("vigild"))
+		return nil
+	}
+	if *check {
+		if err := config.Check(*path); err != nil {
+			return err
+		}
+		fmt.Printf("%s: ok\n", *path)
+		return nil
+	}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:       "vigild",
+		Output:     os.Stderr,
+		JSONFormat: os.Getenv("INVOCATION_ID") != "", // under systemd: structured for the journal
+	})
+	return app.Run(context.Background(), app.Options{ConfigPath: *path, Logger: logger})
+}

@@ -1,0 +1,12 @@
+package app
+
+import (
+	"context"
+
+	"github.com/vigilgw/vigil/plugins/sdk/capture"
+)
+
+// pipelineHook receives sealed segments (the recording pipeline).
+type pipelineHook interface {
+	sealed(ctx context.Context, sessionID, protocol string, s capture.SealedSegment)
+}

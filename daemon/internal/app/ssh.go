@@ -1,0 +1,246 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vigilgw/vigil/daemon/internal/admission"
+	"github.com/vigilgw/vigil/daemon/internal/config"
+	sshproxy "github.com/vigilgw/vigil/daemon/internal/proxy/ssh"
+	"github.com/vigilgw/vigil/daemon/internal/store"
+	"github.com/vigilgw/vigil/plugins/sdk/capture"
+)
+
+// startSSH starts the SSH gateway on [ssh] listen.
+func (d *Daemon) startSSH(ctx context.Context) error {
+	cfg := d.Config()
+	if !cfg.SSH.Enabled {
+		return nil
+	}
+	ln, err := net.Listen("tcp", cfg.SSH.Listen)
+	if err != nil {
+		return fmt.Errorf("ssh: %w", err)
+	}
+	srv, err := sshproxy.New(sshproxy.Config{
+		ListenAddr:    cfg.SSH.Listen,
+		HostKeyPath:   cfg.SSH.HostKey,
+		Banner:        cfg.SSH.Banner,
+		EnvAllowlist:  cfg.SSH.EnvAllow,
+		LoginGrace:    cfg.SSH.LoginGrace,
+		MaxAuthTries:  cfg.SSH.MaxAuthTries,
+		IdleTimeout:   cfg.SSH.IdleTimeout,
+		RecordInput:   cfg.Recording.RecordInput,
+		Authenticator: storeAuth{d.store},
+		Targets:       storeTargets{d.store, store.ProtocolSSH},
+		Recorder:      &captureRecorder{d: d},
+		Admission:     admitter{d},
+		Events:        d.bus,
+		Sessions:      d.sessions,
+		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "ssh"),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	d.addListening("ssh " + ln.Addr().String())
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, sshproxy.ErrServerClosed) {
+			d.fatal <- fmt.Errorf("ssh: %w", err)
+		}
+	}()
+	// Stop accepting first; live sessions drain through the registry.
+	d.drainers = append(d.drainers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
+	d.onStop("ssh", func(context.Context) error { return srv.Close() })
+	return nil
+}
+
+// startAdmission builds the admission controller over the spool and
+// rebuilds it when a reload changes min_free_bytes.
+func (d *Daemon) startAdmission(context.Context) error {
+	build := func(cfg *config.Config) (*admission.Controller, error) {
+		return admission.New(admission.Config{SpoolDir: d.layout.SpoolActive(), MinFreeBytes: uint64(cfg.Recording.MinFreeBytes)})
+	}
+	ctl, err := build(d.Config())
+	if err != nil {
+		return err
+	}
+	d.admission = ctl
+	d.reloaders = append(d.reloaders, func(cfg *config.Config) error {
+		ctl, err := build(cfg)
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.admission = ctl
+		d.mu.Unlock()
+		return nil
+	})
+	return nil
+}
+
+// admitter asks the current admission controller, so every gateway follows
+// reloads without being rebuilt.
+type admitter struct{ d *Daemon }
+
+func (a admitter) Admit(ctx context.Context, record bool) error {
+	a.d.mu.RLock()
+	ctl := a.d.admission
+	a.d.mu.RUnlock()
+	return ctl.Admit(ctx, record)
+}
+
+func (d *Daemon) addListening(what string) {
+	d.mu.Lock()
+	d.listening = append(d.listening, what)
+	d.mu.Unlock()
+}
+
+// storeAuth authenticates gateway users against the store.
+type storeAuth struct{ st *store.Store }
+
+func (a storeAuth) AuthenticatePassword(ctx context.Context, name string, password []byte) (sshproxy.User, error) {
+	u, err := a.st.Authenticate(ctx, name, string(password))
+	if err != nil {
+		return sshproxy.User{}, authError(err)
+	}
+	return a.gatewayUser(ctx, u)
+}
+
+func (a storeAuth) AuthenticatePublicKey(ctx context.Context, name string, key ssh.PublicKey) (sshproxy.User, error) {
+	u, err := a.st.FindUserByKeyFingerprint(ctx, ssh.FingerprintSHA256(key))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return sshproxy.User{}, sshproxy.ErrBadKey
+	case err != nil:
+		return sshproxy.User{}, err
+	case u.Name != name:
+		return sshproxy.User{}, sshproxy.ErrBadKey
+	case u.Disabled:
+		return sshproxy.User{}, sshproxy.ErrDisabled
+	case u.LockedUntil.After(time.Now()):
+		return sshproxy.User{}, sshproxy.ErrLocked
+	}
+	if err := a.st.RecordLoginSuccess(ctx, u.ID); err != nil {
+		return sshproxy.User{}, err
+	}
+	return a.gatewayUser(ctx, u)
+}
+
+func (a storeAuth) gatewayUser(ctx context.Context, u store.User) (sshproxy.User, error) {
+	groups, err := a.st.UserGroups(ctx, u.ID)
+	if err != nil {
+		return sshproxy.User{}, err
+	}
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	record, err := a.st.UserRecordSessions(ctx, u.ID)
+	if err != nil {
+		return sshproxy.User{}, err
+	}
+	return sshproxy.User{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Groups: names, RecordSessions: record}, nil
+}
+
+// authError maps the store's login failures onto the gateway's, whose
+// names become the account.login.failed_<reason> metrics.
+func authError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrUnknownUser):
+		return sshproxy.ErrUnknownUser
+	case errors.Is(err, store.ErrUserLocked):
+		return sshproxy.ErrLocked
+	case errors.Is(err, store.ErrUserDisabled):
+		return sshproxy.ErrDisabled
+	case errors.Is(err, store.ErrBadCredentials):
+		return sshproxy.ErrBadPassword
+	}
+	return err
+}
+
+// storeTargets gives the gateway the targets a user may reach, with their
+// credentials decrypted only here, on the way to the target.
+type storeTargets struct {
+	st       *store.Store
+	protocol store.Protocol
+}
+
+func (t storeTargets) PermittedTargets(ctx context.Context, u sshproxy.User) ([]sshproxy.Target, error) {
+	id, err := strconv.ParseInt(u.ID, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("targets: user id %q: %w", u.ID, err)
+	}
+	ts, err := t.st.PermittedTargets(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []sshproxy.Target
+	for _, tg := range ts {
+		if tg.Protocol != t.protocol {
+			continue
+		}
+		gt := sshproxy.Target{
+			ID: strconv.FormatInt(tg.ID, 10), Name: tg.Name, FriendlyName: tg.FriendlyName,
+			Host: tg.Host, Port: tg.Port, Username: tg.Username,
+			AllowPortForwarding: tg.AllowPortForwarding, AllowAgentForwarding: tg.AllowAgentForwarding,
+		}
+		if gt.Port == 0 {
+			gt.Port = 22
+		}
+		if tg.HostKey != "" {
+			gt.PinnedHostKey = []byte(tg.HostKey)
+		}
+		cred, err := t.st.TargetCredential(ctx, tg.ID)
+		switch {
+		case errors.Is(err, store.ErrNoCredential):
+		case err != nil:
+			return nil, fmt.Errorf("targets: %s: %w", tg.Name, err)
+		case cred.Kind == store.CredentialPassword:
+			gt.Password = string(cred.Secret)
+		default:
+			gt.PrivateKey = cred.Secret
+		}
+		out = append(out, gt)
+	}
+	return out, nil
+}
+
+func (t storeTargets) PinHostKey(ctx context.Context, targetID string, key []byte) error {
+	id, err := strconv.ParseInt(targetID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("targets: id %q: %w", targetID, err)
+	}
+	err = t.st.PinTargetHostKey(ctx, id, string(key))
+	if errors.Is(err, store.ErrHostKeyMismatch) {
+		return sshproxy.ErrHostKeyMismatch
+	}
+	return err
+}
+
+// captureRecorder opens a signed capture per recorded session.
+type captureRecorder struct{ d *Daemon }
+
+func (r *captureRecorder) Open(ctx context.Context, m sshproxy.SessionMeta) (sshproxy.Capture, error) {
+	w, err := r.d.openCapture(m.SessionID, m.User.Name, m.Protocol, m.Start, m.RecordInput)
+	if err != nil {
+		return nil, err
+	}
+	return sshCapture{w}, nil
+}
+
+type sshCapture struct{ w *capture.Writer }
+
+func (c sshCapture) Write(k sshproxy.Kind, channel uint32, p []byte) error {
+	return c.w.Write(capture.Kind(k), channel, p)
+}
+func (c sshCapture) Close() error { return c.w.Close() }

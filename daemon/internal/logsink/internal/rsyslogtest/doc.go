@@ -1,0 +1,5 @@
+// Package rsyslogtest runs a real rsyslogd for tests: its own configuration
+// with a plain TCP listener, a UDP listener and a TLS listener (GnuTLS
+// stream driver, client certificates required) on 127.0.0.1, writing every
+// message it receives, as received (%rawmsg%), one per line, to a file.
+package rsyslogtest

@@ -1,0 +1,196 @@
+package sshproxy
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// chunkSize is the relay's read size. x/crypto hands over everything
+// buffered for a channel in one Read, so a large buffer moves several SSH
+// packets per read and per capture record.
+const chunkSize = 64 << 10
+
+// teeDepth bounds the chunks waiting for the recorder per session (at most
+// teeDepth*chunkSize bytes relayed ahead of the capture). When the capture
+// falls behind, the relay waits: the session slows down rather than going
+// unrecorded.
+const teeDepth = 8
+
+// chunk is a relay buffer shared, without copying, by the relay (which
+// writes it to the other side) and the tee (which records and parses it).
+// The last of them to finish returns it to the pool.
+type chunk struct {
+	b    []byte
+	n    int
+	refs atomic.Int32
+}
+
+var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, chunkSize)} }}
+
+func (c *chunk) release() {
+	if c.refs.Add(-1) == 0 {
+		chunkPool.Put(c)
+	}
+}
+
+// teeItem is one thing for the tee goroutine to do, in order: record a
+// chunk or a small payload, feed a parser, or run fn.
+type teeItem struct {
+	kind    Kind
+	channel uint32
+	record  bool
+	c       *chunk
+	payload []byte
+	parse   func([]byte)
+	fn      func()
+}
+
+// tee records a session's data off the relay's path: pumps hand it chunks
+// and go on relaying while it writes the capture and runs the transfer
+// parsers. Items are handled in the order they were pushed.
+type tee struct {
+	q       chan teeItem
+	done    chan struct{}
+	capture Capture // nil for an unrecorded session
+	onFail  func(error)
+	failed  bool // only the tee goroutine reads or writes it
+}
+
+func newTee(capture Capture, onFail func(error)) *tee {
+	return &tee{q: make(chan teeItem, teeDepth), done: make(chan struct{}), capture: capture, onFail: onFail}
+}
+
+func (t *tee) run() {
+	defer close(t.done)
+	for it := range t.q {
+		data := it.payload
+		if it.c != nil {
+			data = it.c.b[:it.c.n]
+		}
+		if it.record && t.capture != nil && !t.failed {
+			if err := t.capture.Write(it.kind, it.channel, data); err != nil {
+				t.failed = true
+				t.onFail(err)
+			}
+		}
+		if it.parse != nil {
+			it.parse(data)
+		}
+		if it.fn != nil {
+			it.fn()
+		}
+		if it.c != nil {
+			it.c.release()
+		}
+	}
+}
+
+func (t *tee) push(it teeItem) { t.q <- it }
+
+// recording reports whether the session has a capture.
+func (t *tee) recording() bool { return t.capture != nil }
+
+// record records a small payload the tee may keep.
+func (t *tee) record(kind Kind, channel uint32, payload []byte) {
+	if t.capture != nil {
+		t.push(teeItem{kind: kind, channel: channel, record: true, payload: payload})
+	}
+}
+
+// meta records session or channel facts.
+func (t *tee) meta(channel uint32, m metaRecord) {
+	if t.capture != nil {
+		t.record(KindMeta, channel, m.marshal())
+	}
+}
+
+// do runs fn on the tee goroutine after everything pushed before it.
+func (t *tee) do(fn func()) { t.push(teeItem{fn: fn}) }
+
+// close waits for everything pushed to be handled. Nothing may be pushed
+// after close.
+func (t *tee) close() {
+	close(t.q)
+	<-t.done
+}
+
+// direction of a pump, for byte counting.
+type direction int
+
+const (
+	toTarget direction = iota // client input
+	toClient                  // target output
+)
+
+// tap says what the tee does with a pump's data: record it as kind, feed
+// it to parse, both or neither.
+type tap struct {
+	kind   Kind
+	record bool
+	parse  func([]byte)
+}
+
+// pump copies src to dst until src ends or dst fails, counting bytes and
+// activity and handing each chunk to the tee when tp wants it. It does no
+// per-byte work and never copies a chunk: the tee shares the buffer. The
+// tee gets a chunk before dst does, so the tee sees a request before the
+// answer the other pump relays.
+func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir direction, tp tap) {
+	count := func(n int) {
+		if dir == toTarget {
+			c.handle.AddBytes(int64(n), 0)
+		} else {
+			c.handle.AddBytes(0, int64(n))
+		}
+		c.touch()
+	}
+	if !tp.record && tp.parse == nil {
+		ck := chunkPool.Get().(*chunk)
+		defer chunkPool.Put(ck)
+		for {
+			n, err := src.Read(ck.b)
+			if n > 0 {
+				count(n)
+				if _, werr := dst.Write(ck.b[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	for {
+		ck := chunkPool.Get().(*chunk)
+		n, err := src.Read(ck.b)
+		if n > 0 {
+			ck.n = n
+			ck.refs.Store(2)
+			c.tee.push(teeItem{kind: tp.kind, channel: channel, record: tp.record, c: ck, parse: tp.parse})
+			count(n)
+			_, werr := dst.Write(ck.b[:n])
+			ck.release()
+			if werr != nil {
+				return
+			}
+		} else {
+			chunkPool.Put(ck)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// writeNow records payload right away. Only code running on the tee
+// goroutine (parsers' callbacks) may call it.
+func (t *tee) writeNow(kind Kind, channel uint32, payload []byte) {
+	if t.capture == nil || t.failed {
+		return
+	}
+	if err := t.capture.Write(kind, channel, payload); err != nil {
+		t.failed = true
+		t.onFail(err)
+	}
+}

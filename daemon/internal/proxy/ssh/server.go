@@ -1,0 +1,207 @@
+package sshproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// ErrServerClosed is returned by Serve after Close or Shutdown.
+var ErrServerClosed = errors.New("sshproxy: server closed")
+
+// serverVersion is the identification string clients see.
+const serverVersion = "SSH-2.0-Vigil"
+
+// Server is the SSH gateway: it accepts users, authenticates them, admits
+// their session, logs into the target with the stored credential and relays
+// and records the session.
+type Server struct {
+	cfg    Config
+	signer ssh.Signer
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*gwConn]struct{}
+	closed    bool
+	wg        sync.WaitGroup
+}
+
+// New checks cfg, fills its defaults and loads (or on first start creates)
+// the host key.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	signer, created, err := LoadOrCreateHostKey(cfg.HostKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		cfg.Logger.Info("sshproxy: generated host key", "path", cfg.HostKeyPath,
+			"fingerprint", ssh.FingerprintSHA256(signer.PublicKey()))
+	}
+	return &Server{
+		cfg:       cfg,
+		signer:    signer,
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*gwConn]struct{}{},
+	}, nil
+}
+
+// HostKey is the gateway's public host key.
+func (s *Server) HostKey() ssh.PublicKey { return s.signer.PublicKey() }
+
+// ListenAndServe listens on Config.ListenAddr and serves until Close.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("sshproxy: %w", err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on ln until Close or Shutdown, and then returns
+// ErrServerClosed. It closes ln.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return ErrServerClosed
+	}
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+		ln.Close()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return ErrServerClosed
+			}
+			// Out of file descriptors and the like: wait and retry.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.cfg.Logger.Warn("sshproxy: accept failed; retrying", "err", err, "in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		c := newConn(s, nc)
+		if !s.track(c) {
+			nc.Close()
+			return ErrServerClosed
+		}
+		go func() {
+			defer s.untrack(c)
+			c.serve()
+		}()
+	}
+}
+
+func (s *Server) track(c *gwConn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *gwConn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// stopAccepting closes the listeners and refuses new connections.
+func (s *Server) stopAccepting() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for ln := range s.listeners {
+		ln.Close()
+	}
+}
+
+// Shutdown stops accepting connections and waits for the live ones to end
+// by themselves; when ctx ends first, it closes them as Close does and
+// returns ctx's error.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopAccepting()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.Close()
+		return fmt.Errorf("sshproxy: shutdown: %w", ctx.Err())
+	}
+}
+
+// Close stops accepting, ends every live connection (each session ends with
+// reason server_shutdown) and waits until they are torn down.
+func (s *Server) Close() error {
+	s.stopAccepting()
+	s.mu.Lock()
+	conns := make([]*gwConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.terminate(reasonShutdown, "vigil: the gateway is shutting down")
+	}
+	s.wg.Wait()
+	return nil
+}
+
+// serverConfig is the ssh.ServerConfig of one connection: its callbacks
+// keep that connection's authentication state.
+func (s *Server) serverConfig(c *gwConn) *ssh.ServerConfig {
+	cfg := &ssh.ServerConfig{
+		MaxAuthTries:  s.cfg.MaxAuthTries,
+		ServerVersion: serverVersion,
+		BannerCallback: func(ssh.ConnMetadata) string {
+			return s.cfg.Banner
+		},
+		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
+			return c.authPassword(meta.User(), "password", password)
+		},
+		KeyboardInteractiveCallback: func(meta ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
+			answers, err := client("", "", []string{"Password: "}, []bool{false})
+			if err != nil {
+				return nil, err
+			}
+			if len(answers) != 1 {
+				return nil, errors.New("sshproxy: keyboard-interactive: want one answer")
+			}
+			return c.authPassword(meta.User(), "keyboard-interactive", []byte(answers[0]))
+		},
+		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
+			return c.authPublicKey(meta.User(), key)
+		},
+	}
+	cfg.AddHostKey(s.signer)
+	return cfg
+}
