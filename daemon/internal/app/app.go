@@ -20,6 +20,7 @@ import (
 	"github.com/vigilgw/vigil/daemon/internal/events/indexer"
 	"github.com/vigilgw/vigil/daemon/internal/keys"
 	"github.com/vigilgw/vigil/daemon/internal/layout"
+	"github.com/vigilgw/vigil/daemon/internal/pluginhost"
 	"github.com/vigilgw/vigil/daemon/internal/sdnotify"
 	"github.com/vigilgw/vigil/daemon/internal/sessions"
 	"github.com/vigilgw/vigil/daemon/internal/store"
@@ -63,6 +64,8 @@ type Daemon struct {
 	admission *admission.Controller // guarded by mu: rebuilt on reload
 	listening []string              // what the status line reports
 	pipeline  pipelineHook
+	plugins   *pluginhost.Manager
+	sinks     *sinkSet
 
 	control *control.Server
 	wg      sync.WaitGroup

@@ -15,6 +15,8 @@ import (
 // recovered and the pipeline runs.
 func (d *Daemon) subsystems() []subsystem {
 	return []subsystem{
+		{"plugins", d.startPlugins},
+		{"log sinks", d.startSinks},
 		{"history", func(context.Context) error { d.goRun("history", d.runHistory); return nil }},
 		{"capture recovery", d.recoverCaptures},
 		{"sessions", func(context.Context) error {
@@ -60,6 +62,7 @@ func (d *Daemon) controlHandlers() map[string]control.HandlerFunc {
 		By   string `json:"by"`
 	}
 	return map[string]control.HandlerFunc{
+		"plugins.list": d.pluginsHealth,
 		"sessions.list": func(context.Context, json.RawMessage) (any, error) {
 			out := []liveSession{}
 			for _, s := range d.sessions.List() {

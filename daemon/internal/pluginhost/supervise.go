@@ -1,0 +1,228 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/vigilgw/vigil/plugins/sdk"
+	"github.com/vigilgw/vigil/plugins/sdk/event"
+)
+
+// instance is one discovered plugin and its supervisor.
+type instance struct {
+	m      *Manager
+	id     string
+	kind   sdk.Kind
+	name   string
+	path   string
+	log    hclog.Logger // the plugin's own output
+	refuse error        // set by discovery: never launch
+
+	mu     sync.Mutex
+	config []byte
+	live   *sdk.Client
+	status Status
+}
+
+func newInstance(m *Manager, c Candidate) *instance {
+	return &instance{
+		m: m, id: c.ID, kind: c.Kind, name: c.Name, path: c.Path, refuse: c.Refused,
+		log:    m.cfg.Logger.Named("plugin." + c.ID),
+		config: m.cfg.Configs[c.ID],
+		status: Status{ID: c.ID, Kind: c.Kind, Name: c.Name, Path: c.Path, State: StateStarting},
+	}
+}
+
+func (in *instance) health() Status {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.status
+}
+
+// client returns the live client, or an error wrapping ErrPluginUnavailable
+// that says why there is none.
+func (in *instance) client() (*sdk.Client, error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.live != nil {
+		return in.live, nil
+	}
+	why := string(in.status.State)
+	if in.status.LastError != "" {
+		why += ": " + in.status.LastError
+	}
+	return nil, fmt.Errorf("pluginhost: %s: %w (%s)", in.id, ErrPluginUnavailable, why)
+}
+
+// setConfig replaces the configuration used from now on, for this and every
+// later launch.
+func (in *instance) setConfig(b []byte) {
+	in.mu.Lock()
+	in.config = b
+	in.mu.Unlock()
+}
+
+// run supervises the plugin until ctx ends: launch, wait for the exit,
+// back off, launch again. first is closed once the first launch has an
+// outcome.
+func (in *instance) run(ctx context.Context, first chan<- struct{}) {
+	defer in.m.wg.Done()
+	var once sync.Once
+	reported := func() { once.Do(func() { close(first) }) }
+	defer reported()
+
+	if in.refuse != nil {
+		in.refused(in.refuse)
+		return
+	}
+	attempt := 0
+	for {
+		c, err := in.launch(ctx)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			in.stopped()
+			return
+		case err != nil && (errors.Is(err, sdk.ErrIncompatible) || errors.Is(err, sdk.ErrInvalidConfig)):
+			in.refused(err)
+			return
+		case err != nil:
+			in.log.Error("plugin failed to launch", "error", err)
+			in.setLastError(err.Error())
+		default:
+			started := time.Now()
+			in.running(c, started)
+			reported()
+			select {
+			case <-c.Done():
+			case <-ctx.Done():
+				in.mu.Lock()
+				in.live = nil
+				in.mu.Unlock()
+				c.Kill()
+				in.stopped()
+				in.emit("plugin.exit", event.LevelInfo, fmt.Sprintf("plugin %s stopped", in.id), "stopped", "vigild is stopping", nil)
+				return
+			}
+			reason := c.ExitReason()
+			if reason == "" {
+				reason = "connection lost"
+			}
+			in.mu.Lock()
+			in.live = nil
+			in.status.PID = 0
+			in.status.LastError = "exited: " + reason
+			in.mu.Unlock()
+			// The process is gone; Kill releases what go-plugin holds for it.
+			c.Kill()
+			ran := time.Since(started)
+			in.log.Error("plugin exited", "reason", reason, "ran", ran.String())
+			in.emit("plugin.exit", event.LevelWarning, fmt.Sprintf("plugin %s exited: %s", in.id, reason), "failure", reason,
+				map[string]string{"pid": strconv.Itoa(c.PID()), "uptime": ran.Round(time.Millisecond).String()})
+			if ran >= in.m.cfg.Backoff.StableAfter {
+				attempt = 0
+			}
+		}
+		reported()
+
+		attempt++
+		wait := in.m.cfg.Backoff.delay(attempt)
+		in.mu.Lock()
+		in.status.State = StateRestarting
+		in.status.Restarts++
+		restarts := in.status.Restarts
+		in.mu.Unlock()
+		in.log.Info("relaunching plugin", "attempt", attempt, "backoff", wait.String())
+		in.emit("plugin.restart", event.LevelInfo, fmt.Sprintf("plugin %s restarts in %s (attempt %d)", in.id, wait, attempt), "", "",
+			map[string]string{"attempt": strconv.Itoa(attempt), "backoff": wait.String(), "restarts": strconv.Itoa(restarts)})
+		timer := time.NewTimer(wait)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			in.stopped()
+			return
+		}
+	}
+}
+
+// launch starts one process with the current configuration.
+func (in *instance) launch(ctx context.Context) (*sdk.Client, error) {
+	in.mu.Lock()
+	in.status.State = StateStarting
+	config := in.config
+	in.mu.Unlock()
+	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
+		Kind:         in.kind,
+		Path:         in.path,
+		Accept:       in.m.cfg.Accept[in.kind],
+		Config:       config,
+		Logger:       in.log,
+		StartTimeout: in.m.cfg.StartTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pluginhost: %s: %w", in.id, err)
+	}
+	return c, nil
+}
+
+func (in *instance) running(c *sdk.Client, started time.Time) {
+	info := c.Info()
+	in.mu.Lock()
+	in.live = c
+	in.status.State = StateRunning
+	in.status.PID = c.PID()
+	in.status.StartedAt = started
+	in.status.Version = info.Version
+	in.status.APIVersion = c.APIVersion()
+	in.mu.Unlock()
+	in.m.log.Info("plugin running", "plugin", in.id, "pid", c.PID(), "version", info.Version, "api_version", c.APIVersion())
+	in.emit("plugin.start", event.LevelInfo,
+		fmt.Sprintf("plugin %s started (pid %d, version %s, API %d)", in.id, c.PID(), info.Version, c.APIVersion()), "success", "",
+		map[string]string{"pid": strconv.Itoa(c.PID()), "version": info.Version, "api_version": strconv.Itoa(c.APIVersion())})
+}
+
+func (in *instance) refused(err error) {
+	in.mu.Lock()
+	in.status.State = StateRefused
+	in.status.LastError = err.Error()
+	in.mu.Unlock()
+	in.m.log.Error("plugin refused", "plugin", in.id, "error", err)
+	in.emit("plugin.refused", event.LevelError, fmt.Sprintf("plugin %s refused", in.id), "refused", err.Error(), nil)
+}
+
+func (in *instance) stopped() {
+	in.mu.Lock()
+	in.status.State = StateStopped
+	in.status.PID = 0
+	in.mu.Unlock()
+}
+
+func (in *instance) setLastError(msg string) {
+	in.mu.Lock()
+	in.status.LastError = msg
+	in.mu.Unlock()
+}
+
+// emit sends one event about this plugin.
+func (in *instance) emit(metric, level, message, result, reason string, extra map[string]string) {
+	x := map[string]string{"plugin": in.id, "kind": string(in.kind), "name": in.name}
+	for k, v := range extra {
+		x[k] = v
+	}
+	in.m.cfg.Emit(event.Event{
+		Time:       time.Now().UTC(),
+		MetricName: metric,
+		Level:      level,
+		Message:    message,
+		Component:  "plugins",
+		Result:     result,
+		Reason:     reason,
+		Extra:      x,
+	})
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/vigilgw/vigil/plugins/sdk"
+	"github.com/vigilgw/vigil/plugins/sdk/event"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
+)
+
+// benchBatch is the batch size the event bus sends sinks.
+const benchBatch = 512
+
+func benchEvents() []event.Event {
+	events := make([]event.Event, benchBatch)
+	t0 := time.Date(2024, 5, 17, 13, 4, 5, 0, time.UTC)
+	for i := range events {
+		events[i] = event.Event{
+			Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Millisecond), MetricName: "session.create",
+			Level: event.LevelInfo, Message: fmt.Sprintf("session %d created for alice on db1", i), Component: "ssh",
+			Host: "gw1", RequestIP: "10.0.0.5", RequestPort: "50122", UserAgent: "OpenSSH_9.2p1 Debian-2",
+			UserName: "alice", TargetName: "db1", VS: "10.0.0.1:22", RS: "10.0.1.9:22", Protocol: "ssh",
+			SessionID: fmt.Sprintf("s-%06d", i), Result: "success",
+			Extra: map[string]string{"bytes": fmt.Sprint(i * 1024), "direction": "in"},
+		}
+	}
+	return events
+}
+
+// BenchmarkFormat compares formatting in process (baseline) with the same
+// formatting through the launched plugin binary over gRPC (vigil); `make
+// bench` prints vigil/baseline.
+func BenchmarkFormat(b *testing.B) {
+	events := benchEvents()
+	b.Run("baseline", func(b *testing.B) { benchFormat(b, newFormatter(), events) })
+	b.Run("vigil", func(b *testing.B) {
+		bin := sdktest.PluginBinary(b, ".", "vigil-plugin-logformat-json")
+		benchFormat(b, sdktest.LaunchLogFormatter(b, bin, nil), events)
+	})
+}
+
+func benchFormat(b *testing.B, f sdk.LogFormatter, events []event.Event) {
+	ctx := context.Background()
+	// One call outside the measurement: the first one through a fresh
+	// connection pays for its setup, which `make bench`'s -benchtime 1x
+	// would otherwise report as the steady state.
+	if _, err := f.Format(ctx, events); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		lines, err := f.Format(ctx, events)
+		if err != nil || len(lines) != len(events) {
+			b.Fatalf("Format = %d lines, %v", len(lines), err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
+}
