@@ -26,6 +26,7 @@ func (d *Daemon) subsystems() []subsystem {
 		}},
 		{"admission", d.startAdmission},
 		{"ssh", d.startSSH},
+		{"wui", d.startWUI},
 	}
 }
 
