@@ -18,6 +18,7 @@ func (d *Daemon) subsystems() []subsystem {
 		{"plugins", d.startPlugins},
 		{"log sinks", d.startSinks},
 		{"history", func(context.Context) error { d.goRun("history", d.runHistory); return nil }},
+		{"pipeline", d.startPipeline},
 		{"capture recovery", d.recoverCaptures},
 		{"sessions", func(context.Context) error {
 			d.sessions = sessions.New()

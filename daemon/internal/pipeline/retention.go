@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vigilgw/vigil/daemon/internal/store"
+	"github.com/vigilgw/vigil/plugins/sdk"
+	"github.com/vigilgw/vigil/plugins/sdk/event"
+)
+
+// retentionWait is how a delete job's last error reads while it waits for
+// the end of retention: the journal's due time is what schedules it (the
+// job sits in the retrying state until then).
+const retentionWait = "retention: local copies kept until "
+
+// retain deletes a segment's local copies (capture and renders) once its
+// upload is Retention old, after checking once more that storage holds
+// every file as uploaded. Nothing that is not verifiably in storage is
+// ever deleted: a missing or different object marks the job stuck, the
+// local copy kept.
+func (p *Pipeline) retain(ctx context.Context, job store.Job) {
+	seg, sess, err := p.load(ctx, job)
+	if err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
+		return
+	}
+	up, _, err := p.cfg.Store.EnqueueJob(ctx, store.JobUpload, job.SessionID, job.Segment)
+	if err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
+		return
+	}
+	if up.State != store.JobUploaded {
+		// Never reached through the pipeline, which queues this job after
+		// the upload finished; refuse rather than delete.
+		if err := p.cfg.Store.FailJob(ctx, job.ID, fmt.Sprintf("upload job %d is %s, not uploaded: nothing deleted", up.ID, up.State), time.Time{}); err != nil {
+			p.log.Error("failing a delete job", "job", job.ID, "error", err)
+		}
+		return
+	}
+	if due := up.Finished.Add(p.cfg.Retention); p.now().Before(due) {
+		if err := p.cfg.Store.FailJob(ctx, job.ID, retentionWait+due.UTC().Format(time.RFC3339), due); err != nil {
+			p.log.Error("scheduling a retention", "job", job.ID, "error", err)
+		}
+		return
+	}
+	objs, err := p.objects(sess, seg, up)
+	if err != nil {
+		p.retentionFailed(ctx, job, seg, &sess, fmt.Errorf("%w: %v", errPermanent, err))
+		return
+	}
+	for _, o := range objs {
+		if err := p.stillStored(ctx, o); err != nil {
+			p.retentionFailed(ctx, job, seg, &sess, err)
+			return
+		}
+	}
+	if err := p.deleteLocal(ctx, sess, seg); err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
+		return
+	}
+	if err := p.cfg.Store.FinishJob(ctx, job.ID, ""); err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
+		return
+	}
+	p.publish(MetricRetentionDelete, event.LevelInfo, fmt.Sprintf("local copies of segment %d of session %s deleted after retention (%d files, uploaded to %s)",
+		seg.N, sess.ID, len(objs), p.tmpl.Location(objs[0].key)), &sess, seg.N,
+		map[string]string{"path": seg.Path, "files": strconv.Itoa(len(objs)), "key": objs[0].key, "uploaded": up.Finished.UTC().Format(time.RFC3339)})
+}
+
+// stillStored checks that storage holds o as it was uploaded.
+func (p *Pipeline) stillStored(ctx context.Context, o object) error {
+	info, err := p.cfg.Storage.Head(ctx, o.key)
+	switch {
+	case errors.Is(err, sdk.ErrNotFound):
+		return fmt.Errorf("%s is no longer in storage: %w", o.key, errPermanent)
+	case err != nil:
+		return err
+	case info.Size != o.size || info.SHA256 != "" && !strings.EqualFold(info.SHA256, o.sha256):
+		return fmt.Errorf("%s in storage is %d bytes, sha256 %q; the local copy %d bytes, %s: %w: %w",
+			o.key, info.Size, info.SHA256, o.size, o.sha256, ErrVerify, errPermanent)
+	}
+	return nil
+}
+
+// deleteLocal removes the renders, then the capture (so that a crash in
+// between leaves the capture in spool/sealed, where Recover finds it and
+// queues this job again), then records it.
+func (p *Pipeline) deleteLocal(ctx context.Context, sess store.Session, seg store.Segment) error {
+	if err := os.RemoveAll(p.renderDir(sess.ID, seg.N)); err != nil {
+		return err
+	}
+	if err := os.Remove(seg.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	renders, err := p.cfg.Store.ListRenders(ctx, sess.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range renders {
+		if r.Segment != seg.N || r.LocalPath == "" {
+			continue
+		}
+		r.LocalPath = ""
+		if err := p.cfg.Store.PutRender(ctx, r); err != nil {
+			return err
+		}
+	}
+	deleted := store.SegmentDeleted
+	return p.cfg.Store.UpdateSegment(ctx, sess.ID, seg.N, store.SegmentUpdate{State: &deleted})
+}
+
+// retentionFailed retries a check that could not be made, and marks the
+// job stuck when storage lost or changed an object.
+func (p *Pipeline) retentionFailed(ctx context.Context, job store.Job, seg store.Segment, sess *store.Session, err error) {
+	if ctx.Err() != nil {
+		p.putBack(ctx, job, "interrupted by shutdown: "+err.Error())
+		return
+	}
+	err = jobError("retention", job, err)
+	if !errors.Is(err, errPermanent) {
+		p.retryLater(ctx, job, err.Error(), err)
+		return
+	}
+	if serr := p.cfg.Store.MarkJobStuck(ctx, job.ID, err.Error()); serr != nil {
+		p.log.Error("marking a delete job stuck", "job", job.ID, "error", serr)
+	}
+	p.publish(MetricStuck, event.LevelError, fmt.Sprintf("segment %d of session %s is past retention but storage does not hold it as uploaded; the local copy is kept: %v",
+		seg.N, sess.ID, err), sess, seg.N, map[string]string{"error": err.Error(), "path": seg.Path})
+}

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/vigilgw/vigil/plugins/sdk"
+)
+
+// pluginName is the name the plugin reports in Info.
+const pluginName = "s3"
+
+// defaultContentType is what S3 reports for an object stored without a
+// content type; the plugin reports it as "" (unknown), so that a Put
+// without ContentType reads back as it was written.
+const defaultContentType = "application/octet-stream"
+
+// errNotConfigured: a call before Configure succeeded.
+var errNotConfigured = errors.New("storage-s3: not configured")
+
+// storage is the plugin: an sdk.Storage over one bucket.
+type storage struct {
+	mu sync.RWMutex
+	b  *backend
+}
+
+var _ sdk.Storage = (*storage)(nil)
+
+func newStorage() *storage { return &storage{} }
+
+// backend is one configuration's client.
+type backend struct {
+	settings
+	client *minio.Client
+	core   minio.Core
+	// parts recycles part buffers of partSize between Puts: a Put holds
+	// up to maxConcurrency+1 of them.
+	parts sync.Pool
+	// bucketSeen is set once the bucket was seen to exist. A HEAD of a
+	// missing key and one in a missing bucket both answer a bare 404;
+	// until then such a 404 is checked against the bucket.
+	bucketSeen atomic.Bool
+}
+
+func (s *storage) Info(context.Context) (sdk.Info, error) {
+	return sdk.Info{Kind: sdk.KindStorage, Name: pluginName, Version: sdk.BuildVersion, APIVersions: sdk.APIVersions(sdk.KindStorage)}, nil
+}
+
+// Configure checks the settings and builds the client. It does not contact
+// the endpoint: an object store that is down at start must not make the
+// plugin unusable, only its calls fail until the store is back.
+func (s *storage) Configure(_ context.Context, configJSON []byte) error {
+	st, err := parseConfig(configJSON)
+	if err != nil {
+		return err
+	}
+	b, err := newBackend(st)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.b = b
+	s.mu.Unlock()
+	return nil
+}
+
+func newBackend(st settings) (*backend, error) {
+	tr, err := minio.DefaultTransport(st.secure)
+	if err != nil {
+		return nil, invalid("transport: %v", err)
+	}
+	if st.tlsConfig != nil {
+		tr.TLSClientConfig = st.tlsConfig
+	}
+	// Parts of one Put go out in parallel, each on its own connection.
+	tr.MaxIdleConnsPerHost = max(tr.MaxIdleConnsPerHost, 2*st.maxConcurrency)
+	creds := credentials.NewStaticV4(st.accessKey, st.secretKey, "")
+	if st.accessKey == "" {
+		creds = credentials.NewChainCredentials([]credentials.Provider{
+			&credentials.EnvAWS{}, &credentials.EnvMinio{}, &credentials.IAM{},
+		})
+	}
+	lookup := minio.BucketLookupDNS
+	if st.pathStyle {
+		lookup = minio.BucketLookupPath
+	}
+	client, err := minio.New(st.endpoint, &minio.Options{
+		Creds: creds, Secure: st.secure, Transport: tr, Region: st.region,
+		BucketLookup: lookup, MaxRetries: st.maxRetries,
+	})
+	if err != nil {
+		return nil, invalid("client: %v", err)
+	}
+	b := &backend{settings: st, client: client, core: minio.Core{Client: client}}
+	b.parts.New = func() any { return make([]byte, st.partSize) }
+	return b, nil
+}
+
+// backend returns the configured backend after checking key.
+func (s *storage) backend(op, key string) (*backend, error) {
+	s.mu.RLock()
+	b := s.b
+	s.mu.RUnlock()
+	if b == nil {
+		return nil, fmt.Errorf("storage-s3: %s: %w", op, errNotConfigured)
+	}
+	if err := sdk.ValidateKey(key); err != nil {
+		return nil, fmt.Errorf("storage-s3: %s: %w", op, err)
+	}
+	return b, nil
+}
+
+// callError names the call and maps S3's "no such key" to sdk.ErrNotFound.
+func callError(op, key string, err error) error {
+	resp := minio.ToErrorResponse(err)
+	if resp.StatusCode == http.StatusNotFound && resp.Code != "NoSuchBucket" || resp.Code == "NoSuchKey" {
+		return fmt.Errorf("storage-s3: %s %q: %w", op, key, sdk.ErrNotFound)
+	}
+	return fmt.Errorf("storage-s3: %s %q: %w", op, key, err)
+}
+
+func (s *storage) Put(ctx context.Context, key string, r io.Reader, size int64, opts sdk.PutOptions) (sdk.ObjectInfo, error) {
+	b, err := s.backend("put", key)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	want := strings.ToLower(opts.SHA256)
+	if want != "" {
+		if raw, err := hex.DecodeString(want); err != nil || len(raw) != sha256.Size {
+			return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: declared sha256 %q is not a hex SHA-256: %w", key, opts.SHA256, sdk.ErrContentMismatch)
+		}
+	}
+	if _, err := encodeMetadata(opts.Metadata, ""); err != nil {
+		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %w", key, err)
+	}
+	p := &put{b: b, key: key, name: b.prefix + key, size: size, want: want, opts: opts, partSize: b.partSizeFor(size)}
+	if size >= 0 && size > p.partSize*maxParts {
+		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %d bytes is more than %d parts of %d bytes", key, size, maxParts, p.partSize)
+	}
+	return p.run(ctx, r)
+}
+
+// partSizeFor grows the part size for objects so large that the
+// configured size would need more than S3's 10,000 parts.
+func (b *backend) partSizeFor(size int64) int64 {
+	ps := b.partSize
+	if size > ps*maxParts {
+		const mib = 1 << 20
+		ps = min((size/maxParts+mib)/mib*mib, maxPartSize)
+	}
+	return ps
+}
+
+// put is one Put in progress.
+type put struct {
+	b        *backend
+	key      string
+	name     string // the object name in the bucket: prefix + key
+	size     int64  // declared, -1 unknown
+	want     string // declared sha256, lower-case hex, or ""
+	opts     sdk.PutOptions
+	partSize int64
+}
+
+// run reads the first part. Content that ends within it goes in one PUT,
+// checked before anything is sent; longer content goes in a multipart
+// upload, checked before the upload is completed.
+func (p *put) run(ctx context.Context, r io.Reader) (sdk.ObjectInfo, error) {
+	bufSize := p.partSize
+	if p.size >= 0 && p.size < p.partSize {
+		// One byte more than declared, to see content that is too long.
+		bufSize = p.size + 1
+	}
+	buf := p.getBuffer(bufSize)
+	defer p.putBuffer(buf)
+	n, err := io.ReadFull(r, buf)
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return p.single(ctx, buf[:n])
+	case err != nil:
+		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: read content: %w", p.key, err)
+	case bufSize < p.partSize:
+		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size))
+	}
+	return p.multipart(ctx, buf, r)
+}
+
+// getBuffer returns a buffer of n bytes, from the pool when n is the
+// configured part size.
+func (p *put) getBuffer(n int64) []byte {
+	if n == p.b.partSize {
+		return p.b.parts.Get().([]byte)
+	}
+	return make([]byte, n)
+}
+
+func (p *put) putBuffer(b []byte) {
+	if int64(len(b)) == p.b.partSize {
+		p.b.parts.Put(b)
+	}
+}
+
+func (p *put) mismatch(what string) error {
+	return fmt.Errorf("storage-s3: put %q: content has %s: %w", p.key, what, sdk.ErrContentMismatch)
+}
+
+// check compares what was read with what was declared.
+func (p *put) check(n int64, sum string) error {
+	if p.size >= 0 && n != p.size {
+		return p.mismatch(fmt.Sprintf("%d bytes, declared %d", n, p.size))
+	}
+	if p.want != "" && sum != p.want {
+		return p.mismatch(fmt.Sprintf("sha256 %s, declared %s", sum, p.want))
+	}
+	return nil
+}
+
+func (p *put) single(ctx context.Context, data []byte) (sdk.ObjectInfo, error) {
+	s := sha256.Sum256(data)
+	sum := hex.EncodeToString(s[:])
+	if err := p.check(int64(len(data)), sum); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	meta, err := encodeMetadata(p.opts.Metadata, sum)
+	if err != nil {
+		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %w", p.key, err)
+	}
+	// The SHA-256 signs the payload: the server refuses bytes that
+	// changed on the way.
+	up, err := p.b.core.PutObject(ctx, p.b.bucket, p.name, bytes.NewReader(data), int64(len(data)), "", sum,
+		minio.PutObjectOptions{ContentType: p.opts.ContentType, UserMetadata: meta})
+	if err != nil {
+		return sdk.ObjectInfo{}, callError("put", p.key, err)
+	}
+	return p.info(int64(len(data)), sum, up.LastModified), nil
+}
+
+func (p *put) info(n int64, sum string, mod time.Time) sdk.ObjectInfo {
+	if mod.IsZero() {
+		mod = time.Now()
+	}
+	return sdk.ObjectInfo{
+		Key: p.key, Size: n, ModTime: mod.UTC(), ContentType: p.opts.ContentType, SHA256: sum,
+		Metadata: maps.Clone(p.opts.Metadata),
+	}
+}
+
+// multipart uploads first and the rest of r in parts, up to
+// maxConcurrency at once, while the next part is read and hashed. The
+// SHA-256 goes into the object's metadata at the start, so it is stored
+// only when it was declared; the content is checked against the
+// declaration before the upload is completed, and any failure aborts it,
+// so no object (and no stray parts) is left behind.
+func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.ObjectInfo, error) {
+	meta, err := encodeMetadata(p.opts.Metadata, p.want)
+	if err != nil {
+		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %w", p.key, err)
+	}
+	uploadID, err := p.b.core.NewMultipartUpload(ctx, p.b.bucket, p.name,
+		minio.PutObjectOptions{ContentType: p.opts.ContentType, UserMetadata: meta})
+	if err != nil {
+		return sdk.ObjectInfo{}, callError("put", p.key, err)
+	}
+	completed := false
+	defer func() {
+		if !completed {
+			// The caller's context may be what ended the Put.
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			_ = p.b.core.AbortMultipartUpload(actx, p.b.bucket, p.name, uploadID)
+		}
+	}()
+
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	conc := p.b.maxConcurrency
+	free := make(chan []byte, conc+1)
+	allocated := 1
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		parts []minio.CompletePart
+	)
+	h := sha256.New()
+	var total int64
+	buf, n, eof := first, len(first), false
+	for num := 1; ; num++ {
+		if num > maxParts {
+			cancel(fmt.Errorf("storage-s3: put %q: more than %d parts of %d bytes", p.key, maxParts, p.partSize))
+			break
+		}
+		data := buf[:n]
+		h.Write(data)
+		total += int64(n)
+		if p.size >= 0 && total > p.size {
+			cancel(p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size)))
+			break
+		}
+		wg.Add(1)
+		go func(num int, buf, data []byte) {
+			defer wg.Done()
+			defer func() { free <- buf }()
+			// minio-go's defaults, as for its own PutObject: over http
+			// the part is sent with a streaming signature (the server
+			// checks a SHA-256 per chunk), over https TLS protects it.
+			part, err := p.b.core.PutObjectPart(pctx, p.b.bucket, p.name, uploadID, num, bytes.NewReader(data), int64(len(data)),
+				minio.PutObjectPartOptions{})
+			if err != nil {
+				cancel(callError(fmt.Sprintf("put part %d of", num), p.key, err))
+				return
+			}
+			mu.Lock()
+			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: part.ETag})
+			mu.Unlock()
+		}(num, buf, data)
+		if eof {
+			break
+		}
+		var next []byte
+		select {
+		case next = <-free:
+		default:
+			if allocated <= conc {
+				next, allocated = p.getBuffer(p.partSize), allocated+1
+				break
+			}
+			select {
+			case next = <-free:
+			case <-pctx.Done():
+			}
+		}
+		if next == nil {
+			break
+		}
+		var rerr error
+		n, rerr = io.ReadFull(r, next)
+		switch {
+		case rerr == nil:
+		case errors.Is(rerr, io.EOF):
+			free <- next
+		case errors.Is(rerr, io.ErrUnexpectedEOF):
+			eof = true
+		default:
+			cancel(fmt.Errorf("storage-s3: put %q: read content: %w", p.key, rerr))
+		}
+		if errors.Is(rerr, io.EOF) || rerr != nil && !eof {
+			break
+		}
+		buf = next
+	}
+	wg.Wait()
+	close(free)
+	for b := range free {
+		if &b[0] != &first[0] { // first is run's to give back
+			p.putBuffer(b)
+		}
+	}
+	if cause := context.Cause(pctx); cause != nil {
+		return sdk.ObjectInfo{}, cause
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err := p.check(total, sum); err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+	up, err := p.b.core.CompleteMultipartUpload(ctx, p.b.bucket, p.name, uploadID, parts, minio.PutObjectOptions{})
+	if err != nil {
+		return sdk.ObjectInfo{}, callError("put", p.key, err)
+	}
+	completed = true
+	return p.info(total, sum, up.LastModified), nil
+}
+
+func (s *storage) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, sdk.ObjectInfo, error) {
+	b, err := s.backend("get", key)
+	if err != nil {
+		return nil, sdk.ObjectInfo{}, err
+	}
+	if offset < 0 {
+		return nil, sdk.ObjectInfo{}, fmt.Errorf("storage-s3: get %q: offset %d: %w", key, offset, sdk.ErrInvalidRange)
+	}
+	if length == 0 {
+		info, err := s.Head(ctx, key)
+		if err != nil {
+			return nil, sdk.ObjectInfo{}, err
+		}
+		return io.NopCloser(bytes.NewReader(nil)), info, nil
+	}
+	var opts minio.GetObjectOptions
+	ranged := offset > 0 || length > 0
+	if ranged {
+		end := int64(0) // with offset > 0: to the end
+		if length > 0 {
+			end = offset + length - 1
+		}
+		if err := opts.SetRange(offset, end); err != nil {
+			return nil, sdk.ObjectInfo{}, fmt.Errorf("storage-s3: get %q: %w", key, err)
+		}
+	}
+	rc, oi, hdr, err := b.core.GetObject(ctx, b.bucket, b.prefix+key, opts)
+	if err != nil {
+		if minio.ToErrorResponse(err).StatusCode == http.StatusRequestedRangeNotSatisfiable {
+			// The range starts at or past the end: no bytes, by the
+			// contract, but the object's info all the same.
+			info, herr := s.Head(ctx, key)
+			if herr != nil {
+				return nil, sdk.ObjectInfo{}, herr
+			}
+			return io.NopCloser(bytes.NewReader(nil)), info, nil
+		}
+		return nil, sdk.ObjectInfo{}, callError("get", key, err)
+	}
+	info := objectInfo(key, oi)
+	if ranged {
+		total, ok := contentRangeTotal(hdr.Get("Content-Range"))
+		if !ok {
+			rc.Close()
+			return nil, sdk.ObjectInfo{}, fmt.Errorf("storage-s3: get %q: ranged response without a usable Content-Range (%q)", key, hdr.Get("Content-Range"))
+		}
+		info.Size = total
+	}
+	return rc, info, nil
+}
+
+// contentRangeTotal reads the object size from "bytes 0-9/1000".
+func contentRangeTotal(v string) (int64, bool) {
+	_, total, ok := strings.Cut(v, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(total, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+func objectInfo(key string, oi minio.ObjectInfo) sdk.ObjectInfo {
+	meta, sum := decodeMetadata(oi.UserMetadata)
+	ct := oi.ContentType
+	if ct == defaultContentType {
+		ct = ""
+	}
+	return sdk.ObjectInfo{Key: key, Size: oi.Size, ModTime: oi.LastModified.UTC(), ContentType: ct, SHA256: sum, Metadata: meta}
+}
+
+func (s *storage) Head(ctx context.Context, key string) (sdk.ObjectInfo, error) {
+	b, err := s.backend("head", key)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	oi, err := b.stat(ctx, "head", key)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
+	}
+	return objectInfo(key, oi), nil
+}
+
+// stat is a HEAD of key that tells a missing key (sdk.ErrNotFound) from a
+// missing bucket (a configuration error).
+func (b *backend) stat(ctx context.Context, op, key string) (minio.ObjectInfo, error) {
+	oi, err := b.client.StatObject(ctx, b.bucket, b.prefix+key, minio.StatObjectOptions{})
+	if err == nil {
+		b.bucketSeen.Store(true)
+		return oi, nil
+	}
+	err = callError(op, key, err)
+	if errors.Is(err, sdk.ErrNotFound) && !b.bucketSeen.Load() {
+		ok, berr := b.client.BucketExists(ctx, b.bucket)
+		switch {
+		case berr != nil:
+			return minio.ObjectInfo{}, fmt.Errorf("storage-s3: %s %q: %w", op, key, berr)
+		case !ok:
+			return minio.ObjectInfo{}, fmt.Errorf("storage-s3: %s %q: bucket %q does not exist", op, key, b.bucket)
+		}
+		b.bucketSeen.Store(true)
+	}
+	return minio.ObjectInfo{}, err
+}
+
+// List pages through the whole listing (minio-go follows S3's
+// continuation tokens). Entries that are not objects of this contract
+// (directory markers ending in "/", keys ValidateKey refuses) are left out.
+func (s *storage) List(ctx context.Context, prefix string) ([]sdk.ObjectInfo, error) {
+	s.mu.RLock()
+	b := s.b
+	s.mu.RUnlock()
+	if b == nil {
+		return nil, fmt.Errorf("storage-s3: list: %w", errNotConfigured)
+	}
+	if err := sdk.ValidatePrefix(prefix); err != nil {
+		return nil, fmt.Errorf("storage-s3: list: %w", err)
+	}
+	out := []sdk.ObjectInfo{}
+	for o := range b.client.ListObjectsIter(ctx, b.bucket, minio.ListObjectsOptions{Prefix: b.prefix + prefix, Recursive: true}) {
+		if o.Err != nil {
+			return nil, fmt.Errorf("storage-s3: list %q: %w", prefix, o.Err)
+		}
+		k, ok := strings.CutPrefix(o.Key, b.prefix)
+		if !ok || sdk.ValidateKey(k) != nil {
+			continue
+		}
+		out = append(out, sdk.ObjectInfo{Key: k, Size: o.Size, ModTime: o.LastModified.UTC()})
+	}
+	slices.SortFunc(out, func(a, b sdk.ObjectInfo) int { return strings.Compare(a.Key, b.Key) })
+	return out, nil
+}
+
+// Delete removes the object. S3 answers a delete of a missing key with
+// success, so the key is looked up first to keep the contract's
+// ErrNotFound.
+func (s *storage) Delete(ctx context.Context, key string) error {
+	b, err := s.backend("delete", key)
+	if err != nil {
+		return err
+	}
+	if _, err := b.stat(ctx, "delete", key); err != nil {
+		return err
+	}
+	if err := b.client.RemoveObject(ctx, b.bucket, b.prefix+key, minio.RemoveObjectOptions{}); err != nil {
+		return callError("delete", key, err)
+	}
+	return nil
+}
+
+// Presign signs a GET or PUT URL, valid for 1 s to 7 days (S3's bounds).
+func (s *storage) Presign(ctx context.Context, key, method string, expiry time.Duration) (string, error) {
+	b, err := s.backend("presign", key)
+	if err != nil {
+		return "", err
+	}
+	if expiry < time.Second || expiry > 7*24*time.Hour {
+		return "", fmt.Errorf("storage-s3: presign %q: expiry %s is outside 1s to 7 days", key, expiry)
+	}
+	var u fmt.Stringer
+	switch method {
+	case http.MethodGet:
+		u, err = b.client.PresignedGetObject(ctx, b.bucket, b.prefix+key, expiry, nil)
+	case http.MethodPut:
+		u, err = b.client.PresignedPutObject(ctx, b.bucket, b.prefix+key, expiry)
+	default:
+		return "", fmt.Errorf("storage-s3: presign %q: method %q: %w", key, method, sdk.ErrUnsupported)
+	}
+	if err != nil {
+		return "", callError("presign", key, err)
+	}
+	return u.String(), nil
+}
+
