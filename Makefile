@@ -17,7 +17,7 @@ BENCH ?= .
 BENCHTIME ?= 1x
 FUZZTIME ?= 20s
 
-.PHONY: all build run test test-deps bench lint proto fuzz screenshots deb rpm rootfs clean help
+.PHONY: all build run test test-deps bench lint proto fuzz screenshots package-files deb rpm rootfs clean help
 
 all: build
 
@@ -55,6 +55,9 @@ proto: ## regenerate the plugin contract's gRPC code from plugins/sdk/proto
 	cd plugins/sdk/proto && protoc --go_out=. --go_opt=paths=source_relative \
 	  --go-grpc_out=. --go-grpc_opt=paths=source_relative $$(find . -name '*.proto' | sort)
 
+screenshots: test-deps ## save a 1280x800 PNG of every web UI page (headless Chromium) into ./screenshots
+	$(GO) run ./wui/cmd/screenshots -out screenshots
+
 fuzz: ## run every fuzz target for FUZZTIME each
 	@for pkg in $$($(GO) list ./...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
@@ -62,23 +65,29 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  done; \
 	done
 
-PKG_VERSION = $(shell v='$(VERSION)'; v=$${v#v}; case "$$v" in [0-9]*) echo "$$v" | tr '-' '~';; *) echo "0.0.0~git$$v";; esac)
+# Packages (packaging/README.md). PKG_VERSION is VERSION made valid, and
+# ordered alike, for dpkg and rpm. Their binaries are position independent
+# (full ASLR, read-only relocations), as Debian's hardening checks ask.
+PKG_VERSION := $(shell packaging/pkgversion.sh '$(VERSION)')
 ARCH ?= $(shell $(GO) env GOARCH)
+PKG_ENV = VERSION='$(PKG_VERSION)' ARCH='$(ARCH)'
 
-dist/changelog.Debian.gz: packaging/changelog
-	@mkdir -p dist
-	gzip -9n < $< > $@
+package-files: ## build what deb and rpm ship: PIE binaries in ./bin; man pages, changelog, licence notices in ./dist
+	GOFLAGS='$(strip $(GOFLAGS) -buildmode=pie)' $(MAKE) --no-print-directory build
+	@mkdir -p dist/man
+	packaging/changelog.sh '$(PKG_VERSION)' '$(VERSION)' > dist/changelog && gzip -9nf dist/changelog
+	packaging/notices.sh ./daemon/cmd/vigild ./daemon/cmd/vigilctl $(addprefix ./plugins/,$(PLUGINS)) > dist/third-party-notices
+	gzip -9n < dist/third-party-notices > dist/third-party-notices.gz
+	for m in packaging/man/*.8; do gzip -9n < $$m > dist/man/$${m##*/}.gz; done
 
-deb: build dist/changelog.Debian.gz ## build dist/vigil_<version>_<arch>.deb with nfpm
-	@mkdir -p dist
-	VERSION=$(PKG_VERSION) ARCH=$(ARCH) nfpm pkg --config packaging/nfpm.yaml --packager deb --target dist/
+deb: package-files ## build dist/vigil_<version>_<arch>.deb with nfpm
+	shlibs=$$(packaging/shlibdeps.sh $(BIN)/*) && $(PKG_ENV) DEB_SHLIBS="$$shlibs" nfpm pkg --config packaging/nfpm.yaml --packager deb --target dist/
 
-rpm: build dist/changelog.Debian.gz ## build dist/vigil-<version>.<arch>.rpm with nfpm
-	@mkdir -p dist
-	VERSION=$(PKG_VERSION) ARCH=$(ARCH) nfpm pkg --config packaging/nfpm.yaml --packager rpm --target dist/
+rpm: package-files ## build dist/vigil-<version>-1.<arch>.rpm with nfpm
+	$(PKG_ENV) nfpm pkg --config packaging/nfpm.yaml --packager rpm --target dist/
 
-rootfs: deb ## assemble dist/vigil-rootfs.tar.gz: Debian 12 debootstrap + the .deb + the rootfs/ overlay
-	packaging/rootfs.sh $$(ls -t dist/vigil_*.deb | head -1) dist/vigil-rootfs.tar.gz
+rootfs: deb ## assemble dist/vigil-rootfs.tar.gz: Debian 12 debootstrap + the .deb + the rootfs/ overlay (root, a few minutes)
+	packaging/rootfs.sh "$$(ls -t dist/vigil_$(PKG_VERSION)_*.deb | head -1)" dist/vigil-rootfs.tar.gz
 
 clean: ## remove build output (keeps ./run)
 	rm -rf $(BIN) dist

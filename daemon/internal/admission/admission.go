@@ -15,8 +15,8 @@ const DefaultMinFreeBytes uint64 = 500 * 1000 * 1000
 
 // Sentinel errors, wrapped in every *RefusedError.
 var (
-	ErrLowDiskSpace = errors.New("free disk space below the minimum")
-	ErrDiskProbe    = errors.New("cannot measure free disk space")
+	ErrLowDiskSpace = errors.New("admission: free disk space below the minimum")
+	ErrDiskProbe    = errors.New("admission: cannot measure free disk space")
 )
 
 // Reasons carried by a *RefusedError, used as the reason field of the
@@ -84,8 +84,7 @@ func (c *Controller) Admit(ctx context.Context, record bool) error {
 	}
 	free, err := c.probe(ctx, c.spoolDir)
 	if err != nil {
-		return &RefusedError{Reason: ReasonDiskProbeFailed, Spool: c.spoolDir, Min: c.minFree,
-			Err: fmt.Errorf("%w: %w", ErrDiskProbe, err)}
+		return &RefusedError{Reason: ReasonDiskProbeFailed, Spool: c.spoolDir, Min: c.minFree, Err: ErrDiskProbe, Cause: err}
 	}
 	if free < c.minFree {
 		return &RefusedError{Reason: ReasonLowDiskSpace, Spool: c.spoolDir, Free: free, Min: c.minFree, Err: ErrLowDiskSpace}
@@ -100,18 +99,25 @@ type RefusedError struct {
 	Spool  string
 	Free   uint64 // measured free bytes (low disk space only)
 	Min    uint64
-	Err    error // wraps ErrLowDiskSpace or ErrDiskProbe
+	Err    error // ErrLowDiskSpace or ErrDiskProbe
+	Cause  error // the probe's error, for ErrDiskProbe
 }
 
 func (e *RefusedError) Error() string {
 	if e.Reason == ReasonLowDiskSpace {
-		return fmt.Sprintf("admission: session refused: free disk space on the recording spool %s is %d bytes, below the minimum of %d: %v",
-			e.Spool, e.Free, e.Min, e.Err)
+		return fmt.Sprintf("admission: session refused: free disk space on the recording spool %s is %d bytes, below the minimum of %d",
+			e.Spool, e.Free, e.Min)
 	}
-	return fmt.Sprintf("admission: session refused: recording spool %s: %v", e.Spool, e.Err)
+	return fmt.Sprintf("admission: session refused: cannot measure free disk space on the recording spool %s: %v", e.Spool, e.Cause)
 }
 
-func (e *RefusedError) Unwrap() error { return e.Err }
+// Unwrap gives errors.Is the sentinel and the probe's error.
+func (e *RefusedError) Unwrap() []error {
+	if e.Cause != nil {
+		return []error{e.Err, e.Cause}
+	}
+	return []error{e.Err}
+}
 
 // RefusalReason is the reason for the admission.denied event.
 func (e *RefusedError) RefusalReason() string { return e.Reason }

@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"time"
 
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
@@ -13,6 +15,22 @@ import (
 // appliance key, rolled at segment_max_bytes and handed to the pipeline
 // segment by segment as it seals.
 func (d *Daemon) openCapture(sessionID, user, protocol string, start time.Time, recordInput bool) (*capture.Writer, error) {
+	// File names carry the start to 100 µs: two sessions of one user that
+	// start within the same 100 µs would collide, so the later one moves on
+	// by a tick (the header keeps the exact session id).
+	var w *capture.Writer
+	var err error
+	for range 100 {
+		w, err = d.newCaptureWriter(sessionID, user, protocol, start, recordInput)
+		if !errors.Is(err, fs.ErrExist) {
+			return w, err
+		}
+		start = start.Add(100 * time.Microsecond)
+	}
+	return nil, err
+}
+
+func (d *Daemon) newCaptureWriter(sessionID, user, protocol string, start time.Time, recordInput bool) (*capture.Writer, error) {
 	cfg := d.Config()
 	return capture.New(capture.Options{
 		ActiveDir:          d.layout.SpoolActive(),

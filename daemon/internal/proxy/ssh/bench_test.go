@@ -116,6 +116,17 @@ func (s benchSide) dial(b testing.TB) *ssh.Client {
 	return c
 }
 
+// warmUp runs an untimed session on each side, so neither measurement
+// pays for first use (page cache, pools, sshd's first fork).
+func warmUp(b *testing.B, path string, sides ...benchSide) {
+	b.Helper()
+	for _, side := range sides {
+		c := side.dial(b)
+		catOnce(b, c, path, true)
+		c.Close()
+	}
+}
+
 // benchSides starts a recording gateway and returns both sides.
 func benchSides(b *testing.B) (baseline, vigil benchSide, s *targetSSHD) {
 	b.Helper()
@@ -146,23 +157,42 @@ func catOnce(b testing.TB, c *ssh.Client, path string, pty bool) int64 {
 	if err != nil {
 		b.Fatal(err)
 	}
+	var tail, stderr tailWriter
+	sess.Stderr = &stderr
 	if err := sess.Start("cat " + path); err != nil {
 		b.Fatal(err)
 	}
-	n, err := io.Copy(io.Discard, out)
+	n, err := io.Copy(&tail, out)
 	if err != nil {
 		b.Fatal(err)
 	}
 	if err := sess.Wait(); err != nil {
-		b.Fatalf("cat: %v", err)
+		b.Fatalf("cat: %v; output ends with %q, stderr %q", err, tail.b, stderr.b)
 	}
 	return n
+}
+
+// tailWriter keeps the last bytes written to it, for error messages.
+type tailWriter struct{ b []byte }
+
+func (w *tailWriter) Write(p []byte) (int, error) {
+	const keep = 200
+	if len(p) >= keep {
+		w.b = append(w.b[:0], p[len(p)-keep:]...)
+	} else {
+		w.b = append(w.b, p...)
+		if len(w.b) > keep {
+			w.b = w.b[len(w.b)-keep:]
+		}
+	}
+	return len(p), nil
 }
 
 func benchBulk(b *testing.B, pty bool) {
 	baseline, vigil, s := benchSides(b)
 	path := bulkFile(b, s, 64)
 	size := fileSize(b, path)
+	warmUp(b, path, baseline, vigil)
 	for _, side := range []struct {
 		name string
 		s    benchSide
@@ -190,7 +220,8 @@ func BenchmarkExecBulk(b *testing.B) { benchBulk(b, false) }
 // BenchmarkEchoRTT: one keystroke to a raw-mode "cat" on a PTY and back.
 // Each op is 200 round trips; p50 and p99 are over all of them.
 func BenchmarkEchoRTT(b *testing.B) {
-	baseline, vigil, _ := benchSides(b)
+	baseline, vigil, s := benchSides(b)
+	warmUp(b, bulkFile(b, s, 10), baseline, vigil)
 	const perOp = 200
 	for _, side := range []struct {
 		name string
@@ -254,7 +285,8 @@ func BenchmarkEchoRTT(b *testing.B) {
 // to the target, the admission check and opening the capture. Each op is
 // 10 connections in a row.
 func BenchmarkConnect(b *testing.B) {
-	baseline, vigil, _ := benchSides(b)
+	baseline, vigil, s := benchSides(b)
+	warmUp(b, bulkFile(b, s, 10), baseline, vigil)
 	const perOp = 10
 	for _, side := range []struct {
 		name string
@@ -287,9 +319,9 @@ func BenchmarkConnect(b *testing.B) {
 // connection, each printing 10 MiB through a PTY. ns/op is the wall time
 // of the whole batch. On the vigil side the gateway runs in a child
 // process (this test binary in helper mode) so that its memory can be
-// measured alone: rss-KiB/session is (peak RSS during the batch - RSS
-// before it) / 100, sampled from /proc every 10 ms, and peak-rss-MiB the
-// peak itself. The clients and sshd are not counted.
+// measured alone: rss-KiB/session is (peak RSS during the batches - RSS of
+// the fresh gateway) / 100, sampled from /proc every 10 ms, and
+// peak-rss-MiB the peak itself. The clients and sshd are not counted.
 func BenchmarkConcurrent100(b *testing.B) {
 	const sessions = 100
 	s := requireSSHD(b)
@@ -298,11 +330,11 @@ func BenchmarkConcurrent100(b *testing.B) {
 	run := func(b *testing.B, side benchSide, sample func() int64) {
 		b.SetBytes(size * sessions)
 		var before, peak int64
+		if sample != nil {
+			before = sample() // the fresh gateway, before any session
+			peak = before
+		}
 		for i := 0; i < b.N; i++ {
-			if sample != nil {
-				before = sample()
-				peak = before
-			}
 			stop := make(chan struct{})
 			sampled := make(chan struct{})
 			go func() {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,8 +42,11 @@ func newCaptureRecorder(t testing.TB, removeSealed bool) *captureRecorder {
 	return &captureRecorder{active: filepath.Join(dir, "active"), sealed: filepath.Join(dir, "sealed"), key: key, removeSealed: removeSealed}
 }
 
+// Open creates the capture. File names carry the start to 100 µs and the
+// user, so concurrent sessions of one user can collide: Open then tries
+// the next 100 µs, as vigild's adapter has to.
 func (r *captureRecorder) Open(_ context.Context, m SessionMeta) (Capture, error) {
-	w, err := capture.New(capture.Options{
+	opts := capture.Options{
 		ActiveDir: r.active, SealedDir: r.sealed, Team: "test", User: m.User.Name,
 		SessionID: m.SessionID, Start: m.Start, Key: r.key, RecordInput: m.RecordInput,
 		OnSeal: func(s capture.SealedSegment) {
@@ -54,11 +58,19 @@ func (r *captureRecorder) Open(_ context.Context, m SessionMeta) (Capture, error
 			r.paths = append(r.paths, s.Path)
 			r.mu.Unlock()
 		},
-	})
-	if err != nil {
-		return nil, err
 	}
-	return captureWriter{w}, nil
+	for range 1000 {
+		w, err := capture.New(opts)
+		if errors.Is(err, fs.ErrExist) {
+			opts.Start = opts.Start.Add(100 * time.Microsecond)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return captureWriter{w}, nil
+	}
+	return nil, errors.New("capture recorder: no free file name")
 }
 
 func (r *captureRecorder) sealedPaths() []string {

@@ -61,16 +61,19 @@ type Config struct {
 // first invalid one.
 func (c *Config) CheckAndSetDefaults() error {
 	var missing []string
-	for name, isNil := range map[string]bool{
-		"Authenticator": c.Authenticator == nil,
-		"Targets":       c.Targets == nil,
-		"Recorder":      c.Recorder == nil,
-		"Admission":     c.Admission == nil,
-		"Events":        c.Events == nil,
-		"Sessions":      c.Sessions == nil,
+	for _, dep := range []struct {
+		name  string
+		isNil bool
+	}{
+		{"Authenticator", c.Authenticator == nil},
+		{"Targets", c.Targets == nil},
+		{"Recorder", c.Recorder == nil},
+		{"Admission", c.Admission == nil},
+		{"Events", c.Events == nil},
+		{"Sessions", c.Sessions == nil},
 	} {
-		if isNil {
-			missing = append(missing, name)
+		if dep.isNil {
+			missing = append(missing, dep.name)
 		}
 	}
 	if len(missing) > 0 {

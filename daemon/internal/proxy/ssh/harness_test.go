@@ -159,6 +159,8 @@ LogLevel VERBOSE
 	}
 	s.cmd = exec.Command(bin, "-D", "-e", "-f", confPath)
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// If the test binary dies (a panic, a timeout), sshd goes with it.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
 		return nil, err

@@ -319,6 +319,7 @@ func (sc *sessionChan) begin(req *ssh.Request) {
 		reply(req, ok)
 	} else if !ok {
 		tch.Close()
+		go ssh.DiscardRequests(treqs)
 		sc.refuse(nil, "vigil: the target refused to start a shell")
 		return
 	}
