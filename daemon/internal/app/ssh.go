@@ -38,7 +38,7 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 		MaxAuthTries:  cfg.SSH.MaxAuthTries,
 		IdleTimeout:   cfg.SSH.IdleTimeout,
 		RecordInput:   cfg.Recording.RecordInput,
-		Authenticator: storeAuth{d.store},
+		Authenticator: sshAuth{storeAuth{d.store}},
 		Targets:       storeTargets{d.store, store.ProtocolSSH},
 		Recorder:      &captureRecorder{d: d},
 		Admission:     admitter{d},
@@ -105,18 +105,57 @@ func (d *Daemon) addListening(what string) {
 	d.mu.Unlock()
 }
 
-// storeAuth authenticates gateway users against the store.
+// storeAuth authenticates gateway users against the store, for every
+// gateway: each maps the store's failures onto its own sentinels.
 type storeAuth struct{ st *store.Store }
 
-func (a storeAuth) AuthenticatePassword(ctx context.Context, name string, password []byte) (sshproxy.User, error) {
+// gatewayUser is a user as every gateway sees it.
+type gatewayUser struct {
+	ID, Name       string
+	Groups         []string
+	RecordSessions bool
+}
+
+func (a storeAuth) password(ctx context.Context, name string, password []byte) (gatewayUser, error) {
 	u, err := a.st.Authenticate(ctx, name, string(password))
 	if err != nil {
-		return sshproxy.User{}, authError(err)
+		return gatewayUser{}, err
 	}
 	return a.gatewayUser(ctx, u)
 }
 
-func (a storeAuth) AuthenticatePublicKey(ctx context.Context, name string, key ssh.PublicKey) (sshproxy.User, error) {
+func (a storeAuth) gatewayUser(ctx context.Context, u store.User) (gatewayUser, error) {
+	groups, err := a.st.UserGroups(ctx, u.ID)
+	if err != nil {
+		return gatewayUser{}, err
+	}
+	names := make([]string, len(groups))
+	for i, g := range groups {
+		names[i] = g.Name
+	}
+	record, err := a.st.UserRecordSessions(ctx, u.ID)
+	if err != nil {
+		return gatewayUser{}, err
+	}
+	return gatewayUser{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Groups: names, RecordSessions: record}, nil
+}
+
+// sshAuth is storeAuth for the SSH gateway (passwords and public keys).
+type sshAuth struct{ storeAuth }
+
+func (u gatewayUser) ssh() sshproxy.User {
+	return sshproxy.User{ID: u.ID, Name: u.Name, Groups: u.Groups, RecordSessions: u.RecordSessions}
+}
+
+func (a sshAuth) AuthenticatePassword(ctx context.Context, name string, password []byte) (sshproxy.User, error) {
+	u, err := a.password(ctx, name, password)
+	if err != nil {
+		return sshproxy.User{}, sshAuthError(err)
+	}
+	return u.ssh(), nil
+}
+
+func (a sshAuth) AuthenticatePublicKey(ctx context.Context, name string, key ssh.PublicKey) (sshproxy.User, error) {
 	u, err := a.st.FindUserByKeyFingerprint(ctx, ssh.FingerprintSHA256(key))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -133,28 +172,13 @@ func (a storeAuth) AuthenticatePublicKey(ctx context.Context, name string, key s
 	if err := a.st.RecordLoginSuccess(ctx, u.ID); err != nil {
 		return sshproxy.User{}, err
 	}
-	return a.gatewayUser(ctx, u)
+	gu, err := a.gatewayUser(ctx, u)
+	return gu.ssh(), err
 }
 
-func (a storeAuth) gatewayUser(ctx context.Context, u store.User) (sshproxy.User, error) {
-	groups, err := a.st.UserGroups(ctx, u.ID)
-	if err != nil {
-		return sshproxy.User{}, err
-	}
-	names := make([]string, len(groups))
-	for i, g := range groups {
-		names[i] = g.Name
-	}
-	record, err := a.st.UserRecordSessions(ctx, u.ID)
-	if err != nil {
-		return sshproxy.User{}, err
-	}
-	return sshproxy.User{ID: strconv.FormatInt(u.ID, 10), Name: u.Name, Groups: names, RecordSessions: record}, nil
-}
-
-// authError maps the store's login failures onto the gateway's, whose
-// names become the account.login.failed_<reason> metrics.
-func authError(err error) error {
+// sshAuthError maps the store's login failures onto the SSH gateway's,
+// whose names become the account.login.failed_<reason> metrics.
+func sshAuthError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrUnknownUser):
 		return sshproxy.ErrUnknownUser
@@ -167,6 +191,9 @@ func authError(err error) error {
 	}
 	return err
 }
+
+// defaultPorts are the targets' ports when a target leaves it 0.
+var defaultPorts = map[store.Protocol]int{store.ProtocolSSH: 22, store.ProtocolVNC: 5900, store.ProtocolRDP: 3389}
 
 // storeTargets gives the gateway the targets a user may reach, with their
 // credentials decrypted only here, on the way to the target.
@@ -195,7 +222,7 @@ func (t storeTargets) PermittedTargets(ctx context.Context, u sshproxy.User) ([]
 			AllowPortForwarding: tg.AllowPortForwarding, AllowAgentForwarding: tg.AllowAgentForwarding,
 		}
 		if gt.Port == 0 {
-			gt.Port = 22
+			gt.Port = defaultPorts[t.protocol]
 		}
 		if tg.HostKey != "" {
 			gt.PinnedHostKey = []byte(tg.HostKey)

@@ -27,6 +27,7 @@ func (d *Daemon) subsystems() []subsystem {
 		}},
 		{"admission", d.startAdmission},
 		{"ssh", d.startSSH},
+		{"vnc", d.startVNC},
 		{"wui", d.startWUI},
 	}
 }

@@ -1,0 +1,474 @@
+package vncproxy
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilgw/vigil/daemon/internal/admission"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/sessions"
+	"github.com/vigilgw/vigil/plugins/sdk/capture"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
+)
+
+// TestRelayAndRecording: a session through the gateway to a scripted
+// target relays both ways, narrows SetEncodings, and records what the
+// recorder needs in the documented layout.
+func TestRelayAndRecording(t *testing.T) {
+	for _, recordInput := range []bool{false, true} {
+		t.Run("record_input="+map[bool]string{false: "false", true: "true"}[recordInput], func(t *testing.T) {
+			ft := startFakeTarget(t, &fakeTarget{password: "tgt-pass"})
+			g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.RecordInput = recordInput })
+			c := g.mustDial(t, "alice:desk")
+			if c.init.Width != 64 || c.init.Height != 48 || c.init.Name != "fake desktop [session recorded]" {
+				t.Errorf("ServerInit %+v", c.init)
+			}
+			c.setEncodings(rfbwire.EncTight, 6 /* zlib */, rfbwire.EncZRLE, -312 /* fence */, rfbwire.EncRaw, rfbwire.EncCursor)
+			c.request(false, 0, 0, 64, 48)
+			c.waitUpdates(t, 1)
+			c.pointer(1, 10, 20)
+			c.key(true, 'x')
+			// A pixel format change: the next update comes in 16 bits.
+			pf16 := rfbwire.PixelFormat{BitsPerPixel: 16, Depth: 16, TrueColour: true, RedMax: 31, GreenMax: 63, BlueMax: 31, RedShift: 11, GreenShift: 5}
+			c.setPixelFormat(pf16)
+			c.request(false, 8, 8, 4, 4)
+			c.waitUpdates(t, 2)
+			g.events.wait(t, "session.create")
+			fc := ft.conns[0]
+			sdktest.WaitFor(t, 10*time.Second, "the target to get the key event", func() bool {
+				return slices.ContainsFunc(fc.received(), func(m rfbwire.ClientMessage) bool { return m.Type == rfbwire.MsgKeyEvent })
+			})
+			if fc.shared != 1 {
+				t.Errorf("the gateway asked the target for shared flag %d, want 1", fc.shared)
+			}
+			fc.mu.Lock()
+			encs := fc.encodings
+			fc.mu.Unlock()
+			if want := []int32{rfbwire.EncTight, rfbwire.EncZRLE, rfbwire.EncRaw, rfbwire.EncCursor}; !slices.Equal(encs, want) {
+				t.Errorf("the target got encodings %v, want %v", encs, want)
+			}
+			c.close()
+			g.events.wait(t, "session.destroy")
+
+			recs := g.rec.records(t, g.rec.only(t))
+			metas := ofKind(recs, capture.Meta)
+			var m capture.SessionMeta
+			for _, p := range metas {
+				if err := m.Merge(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if m.Protocol != "vnc" || m.User != "alice" || m.Target != "desk" || m.PixelFormat != pf16.String() ||
+				m.Extra["rfb_width"] != "64" || m.Extra["rfb_target_security"] != "vncauth" {
+				t.Errorf("merged meta %+v", m)
+			}
+			// The server stream: ServerInit as the viewer got it, then the
+			// updates; the 16-bit format is marked right before the
+			// update that uses it.
+			var server []byte
+			markAt := -1
+			for _, r := range recs {
+				switch r.Kind {
+				case capture.ScreenServer:
+					server = append(server, r.Payload...)
+				case capture.Meta:
+					var mm capture.SessionMeta
+					mm.Merge(r.Payload)
+					if mm.PixelFormat == pf16.String() && mm.Extra == nil {
+						markAt = len(server)
+					}
+				}
+			}
+			si := rfbwire.ServerInit{Width: 64, Height: 48, PixelFormat: pfRGB888, Name: "fake desktop [session recorded]"}
+			first := rawUpdate(pfRGB888, 0, 0, 64, 48, 0xff0000)
+			second := rawUpdate(pf16, 8, 8, 4, 4, 0x00ff00)
+			if want := slices.Concat(si.Bytes(), first, second); !bytes.Equal(server, want) {
+				t.Errorf("recorded server stream of %d bytes, want %d", len(server), len(want))
+			}
+			if want := len(si.Bytes()) + len(first); markAt != want {
+				t.Errorf("pixel format marked at byte %d of the stream, want %d", markAt, want)
+			}
+			var types []byte
+			for _, p := range ofKind(recs, capture.ScreenClient) {
+				types = append(types, p[0])
+			}
+			want := []byte{rfbwire.MsgSetEncodings, rfbwire.MsgFramebufferUpdateRequest, rfbwire.MsgPointerEvent}
+			if recordInput {
+				want = append(want, rfbwire.MsgKeyEvent)
+			}
+			want = append(want, rfbwire.MsgSetPixelFormat, rfbwire.MsgFramebufferUpdateRequest)
+			if !bytes.Equal(types, want) {
+				t.Errorf("recorded client messages %v, want %v", types, want)
+			}
+			if got := ofKind(recs, capture.ScreenClient)[0]; !bytes.Equal(got, rfbwire.SetEncodings([]int32{rfbwire.EncTight, rfbwire.EncZRLE, rfbwire.EncRaw, rfbwire.EncCursor})) {
+				t.Errorf("recorded SetEncodings %x, want the narrowed one", got)
+			}
+			sz, err := capture.DecodeResize(ofKind(recs, capture.Resize)[0])
+			if err != nil || sz.Width != 64 || sz.Height != 48 {
+				t.Errorf("resize %+v %v", sz, err)
+			}
+
+			create, destroy := g.events.named("session.create")[0], g.events.named("session.destroy")[0]
+			for _, e := range []struct {
+				name string
+				got  any
+				want any
+			}{
+				{"component", create.Component, "vnc"}, {"protocol", create.Protocol, "vnc"},
+				{"user", create.UserName, "alice"}, {"target", create.TargetName, "desk"},
+				{"recorded", create.Extra["recorded"], "true"}, {"destroy reason", destroy.Reason, "normal"},
+				{"session ids", destroy.SessionID, create.SessionID},
+				{"bytes out", destroy.Extra["bytes_out"] != "" && destroy.Extra["bytes_out"] != "0", true},
+				{"login", g.events.named("account.login.successful")[0].Extra["method"], "vencrypt-x509plain"},
+			} {
+				if e.got != e.want {
+					t.Errorf("%s: %v, want %v", e.name, e.got, e.want)
+				}
+			}
+		})
+	}
+}
+
+// TestLoginFailures: each failure is refused with a reason the viewer
+// shows, and reported with the matching event.
+func TestLoginFailures(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	other := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk"), other.target("other")})
+	g.auth.users["bob"] = &fakeUser{user: User{Name: "bob"}, password: alicePassword, err: ErrLocked}
+	g.auth.users["carol"] = &fakeUser{user: User{Name: "carol", RecordSessions: true}, password: alicePassword}
+	g.targets.byUser["carol"] = []Target{ft.target("desk")}
+	g.auth.users["dave"] = &fakeUser{user: User{Name: "dave", RecordSessions: true}, password: alicePassword}
+	for _, c := range []struct {
+		name, login, password string
+		reason                string // in the refusal
+		metric, eventReason   string
+	}{
+		{"unknown user", "mallory:desk", alicePassword, "authentication failed", "account.login.failed_unknown_user", "unknown_user"},
+		{"bad password", "alice:desk", "guess", "authentication failed", "account.login.failed_invalid_password", "invalid_password"},
+		{"locked", "bob", alicePassword, "authentication failed", "account.login.failed_locked", "locked"},
+		{"control character", "alice\n:desk", alicePassword, "authentication failed", "account.login.failed_invalid_login_name", "invalid_login_name"},
+		{"not permitted", "carol:other", alicePassword, `target "other" does not exist or is not available to you`, "admission.denied", "target_not_permitted"},
+		{"several targets", "alice", alicePassword, "log in as USER:TARGET", "admission.denied", "target_not_chosen"},
+		{"no targets", "dave", alicePassword, "no VNC targets", "admission.denied", "no_target"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			before := len(g.events.named(c.metric))
+			_, err := dialVNC(g.addr, loginOpts{user: c.login, password: c.password, roots: g.roots})
+			var re *rfbwire.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(re.Reason, c.reason) {
+				t.Fatalf("login: %v, want a refusal saying %q", err, c.reason)
+			}
+			sdktest.WaitFor(t, 10*time.Second, c.metric, func() bool { return len(g.events.named(c.metric)) > before })
+			if e := g.events.named(c.metric)[before]; e.Reason != c.eventReason || e.Component != "vnc" {
+				t.Errorf("event %+v, want reason %s", e, c.eventReason)
+			}
+		})
+	}
+	if n := len(g.rec.all()); n != 0 {
+		t.Errorf("%d captures opened for refused logins", n)
+	}
+	if n := len(g.events.named("session.create")); n != 0 {
+		t.Errorf("%d sessions created", n)
+	}
+}
+
+// TestOnlyTarget: without ":TARGET" the user's only target is used; the
+// user name may itself contain ':'.
+func TestOnlyTarget(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, nil)
+	g.auth.users["ad:alice"] = &fakeUser{user: User{Name: "ad:alice"}, password: alicePassword}
+	g.targets.byUser["ad:alice"] = []Target{ft.target("desk")}
+	for _, login := range []string{"ad:alice:", "ad:alice:desk"} {
+		c := g.mustDial(t, login)
+		c.request(false, 0, 0, 8, 8)
+		c.waitUpdates(t, 1)
+		c.close()
+	}
+	if n := len(g.rec.all()); n != 0 {
+		t.Errorf("%d captures for an unrecorded user", n)
+	}
+	sdktest.WaitFor(t, 10*time.Second, "two sessions", func() bool { return len(g.events.named("session.destroy")) == 2 })
+	if g.events.named("session.create")[0].Extra["recorded"] != "false" {
+		t.Error("session.create does not say the session is unrecorded")
+	}
+}
+
+// TestRecordingRequiredButImpossible: admission (low disk) and a capture
+// that cannot be created refuse the session with a reason, before the
+// target is contacted.
+func TestRecordingRequiredButImpossible(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	for _, c := range []struct {
+		name   string
+		opt    func(*Config, *gateway)
+		reason string
+		event  string
+	}{
+		{"low disk", func(cfg *Config, _ *gateway) {
+			adm, err := admission.New(admission.Config{SpoolDir: "/", MinFreeBytes: 1 << 62})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Admission = adm
+		}, "disk space", admission.ReasonLowDiskSpace},
+		{"capture fails", func(_ *Config, g *gateway) { g.rec.fail = errors.New("spool unwritable") },
+			"the recording could not be started", "capture_failed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGateway(t, []Target{ft.target("desk")}, c.opt)
+			_, err := g.dial("alice:desk")
+			var re *rfbwire.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(re.Reason, c.reason) {
+				t.Fatalf("login: %v, want a refusal saying %q", err, c.reason)
+			}
+			if e := g.events.wait(t, "admission.denied"); e.Reason != c.event {
+				t.Errorf("admission.denied reason %q, want %q", e.Reason, c.event)
+			}
+		})
+	}
+	if n := len(ft.conns); n != 0 {
+		t.Errorf("the target was contacted %d times", n)
+	}
+}
+
+// TestTargetFailures: a target that refuses the stored password, or that
+// is down, refuses the session and reports target.connect.failed; the
+// capture opened for it is sealed and verifies.
+func TestTargetFailures(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{password: "right"})
+	wrong := ft.target("desk")
+	wrong.Password = "wrong"
+	down, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		target Target
+		reason string
+	}{
+		{"wrong stored password", wrong, "login_refused"},
+		{"down", Target{ID: "down", Name: "desk", Host: "127.0.0.1", Port: down}, "connect_failed"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g := newGateway(t, []Target{c.target})
+			_, err := g.dial("alice:desk")
+			var re *rfbwire.RefusedError
+			if !errors.As(err, &re) || !strings.Contains(re.Reason, `could not connect to target "desk"`) {
+				t.Fatalf("login: %v", err)
+			}
+			if e := g.events.wait(t, "target.connect.failed"); e.Reason != c.reason {
+				t.Errorf("reason %q, want %q", e.Reason, c.reason)
+			}
+			recs := g.rec.records(t, g.rec.only(t))
+			if len(ofKind(recs, capture.ScreenServer)) != 0 {
+				t.Error("a session that never connected recorded screen data")
+			}
+		})
+	}
+}
+
+// TestViewerHandshakes: viewers that cannot authenticate as themselves
+// are refused with a reason (3.3 cannot carry one to 3.3 viewers, but
+// it is sent anyway), and so are other VeNCrypt subtypes.
+func TestViewerHandshakes(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")})
+	for _, c := range []struct {
+		name string
+		o    loginOpts
+		want string
+	}{
+		{"rfb 3.3", loginOpts{version: "RFB 003.003\n"}, "RFB 3.3"},
+		{"vncauth chosen", loginOpts{security: rfbwire.SecVncAuth}, "only accepts VeNCrypt"},
+		{"tls plain", loginOpts{subtype: rfbwire.VeNCryptTLSPlain}, "subtype refused"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := dialVNC(g.addr, c.o)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("login: %v, want an error naming %q", err, c.want)
+			}
+		})
+	}
+	// A 3.7 viewer logs in; its failures carry no reason (3.7 has none).
+	c, err := dialVNC(g.addr, loginOpts{version: "RFB 003.007\n", user: "alice:desk", password: alicePassword, roots: g.roots})
+	if err != nil {
+		t.Fatalf("3.7 login: %v", err)
+	}
+	c.request(false, 0, 0, 4, 4)
+	c.waitUpdates(t, 1)
+	c.close()
+}
+
+// TestKill: killing a live session through the registry closes both
+// sides at once and reports session.kill and the destroy reason.
+func TestKill(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")})
+	c := g.mustDial(t, "alice:desk")
+	c.request(false, 0, 0, 8, 8)
+	c.waitUpdates(t, 1)
+	g.events.wait(t, "session.create")
+	live := g.reg.List()
+	if len(live) != 1 || live[0].Protocol != "vnc" || live[0].User != "alice" || live[0].Target != "desk" {
+		t.Fatalf("live sessions %+v", live)
+	}
+	start := time.Now()
+	if err := g.reg.Kill(live[0].ID, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(time.Second):
+		t.Fatal("the viewer's connection is still open a second after the kill")
+	}
+	select {
+	case <-ft.conns[0].closed:
+	case <-time.After(time.Second):
+		t.Fatal("the target's connection is still open a second after the kill")
+	}
+	t.Logf("both sides closed %s after the kill", time.Since(start))
+	if e := g.events.wait(t, "session.kill"); e.Extra["by"] != "admin" || e.SessionID != live[0].ID {
+		t.Errorf("session.kill %+v", e)
+	}
+	if e := g.events.wait(t, "session.destroy"); e.Reason != "killed" {
+		t.Errorf("destroy reason %q", e.Reason)
+	}
+	sdktest.WaitFor(t, 10*time.Second, "the registry to empty", func() bool { return g.reg.Count() == 0 })
+	g.rec.records(t, g.rec.only(t))
+}
+
+// TestIdleTimeout: no input for IdleTimeout ends the session, even while
+// the viewer keeps requesting updates.
+func TestIdleTimeout(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.IdleTimeout = 300 * time.Millisecond })
+	c := g.mustDial(t, "alice:desk")
+	c.follow()
+	c.request(true, 0, 0, 8, 8)
+	if e := g.events.wait(t, "session.destroy"); e.Reason != "idle_timeout" {
+		t.Errorf("destroy reason %q", e.Reason)
+	}
+}
+
+// TestShutdown: Close ends live sessions with server_shutdown.
+func TestShutdown(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")})
+	c := g.mustDial(t, "alice:desk")
+	c.request(false, 0, 0, 8, 8)
+	c.waitUpdates(t, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := g.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a live session: %v", err)
+	}
+	if e := g.events.wait(t, "session.destroy"); e.Reason != "server_shutdown" {
+		t.Errorf("destroy reason %q", e.Reason)
+	}
+	if _, err := g.dial("alice:desk"); err == nil {
+		t.Error("a login after shutdown succeeded")
+	}
+}
+
+// TestClientProtocolError: a viewer sending a message type RFB does not
+// have is cut off.
+func TestClientProtocolError(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")})
+	c := g.mustDial(t, "alice:desk")
+	c.send([]byte{99, 0, 0, 0})
+	if e := g.events.wait(t, "session.destroy"); e.Reason != "client_protocol_error" {
+		t.Errorf("destroy reason %q", e.Reason)
+	}
+}
+
+func TestConfigChecks(t *testing.T) {
+	full := func() Config {
+		return Config{Certificate: tlsCert(t), Authenticator: &fakeAuth{}, Targets: &fakeTargets{}, Recorder: newFileRecorder(t),
+			Admission: &admission.Controller{}, Events: &fakeEvents{}, Sessions: sessions.New()}
+	}
+	for _, c := range []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"no registry", func(c *Config) { c.Sessions = nil }, "missing dependencies [Sessions]"},
+		{"no certificate", func(c *Config) { c.Certificate = nil }, "TLSCertFile"},
+		{"negative idle", func(c *Config) { c.IdleTimeout = -time.Second }, "IdleTimeout"},
+	} {
+		cfg := full()
+		c.mod(&cfg)
+		if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), c.want) || !strings.HasPrefix(err.Error(), "vncproxy: ") {
+			t.Errorf("%s: %v, want an error naming %q", c.name, err, c.want)
+		}
+	}
+}
+
+func TestParseLoginName(t *testing.T) {
+	for _, c := range []struct {
+		in         string
+		user, tgt  string
+		wantErrStr bool
+	}{
+		{"alice", "alice", "", false}, {"alice:desk", "alice", "desk", false}, {"a:b:desk", "a:b", "desk", false},
+		{"alice:", "alice", "", false}, {":desk", "", "", true}, {"", "", "", true},
+		{"al\x00ice", "", "", true}, {"alice\u2028", "", "", true}, {strings.Repeat("a", 513), "", "", true}, {"\xff", "", "", true},
+	} {
+		ln, err := ParseLoginName(c.in)
+		if (err != nil) != c.wantErrStr || ln.User != c.user || ln.Target != c.tgt {
+			t.Errorf("ParseLoginName(%q) = %+v, %v", c.in, ln, err)
+		}
+	}
+}
+
+// TestVncAuthResponse checks the DES answer against a vector computed
+// independently: `openssl enc -des-ecb -nopad -K 0e86ceceeef64e26` (the
+// bytes of "password", each bit-reversed) over the challenge 00..0f.
+func TestVncAuthResponse(t *testing.T) {
+	var ch [16]byte
+	for i := range ch {
+		ch[i] = byte(i)
+	}
+	got := VncAuthResponse("password", ch)
+	want, _ := hex.DecodeString("b866924125c8eebb9debc1db61c538e2")
+	if !bytes.Equal(got[:], want) {
+		t.Errorf("response %x, want %x", got, want)
+	}
+	if VncAuthResponse("password-longer", ch) != got {
+		t.Error("bytes past the eighth changed the answer")
+	}
+}
+
+func TestLoadOrCreateCertificate(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := dir+"/c.pem", dir+"/k.pem"
+	c1, created, err := LoadOrCreateCertificate(cert, key, []string{"127.0.0.1", "gw.example"})
+	if err != nil || !created {
+		t.Fatalf("first start: %v, created %v", err, created)
+	}
+	c2, created, err := LoadOrCreateCertificate(cert, key, nil)
+	if err != nil || created || !bytes.Equal(c1.Certificate[0], c2.Certificate[0]) {
+		t.Fatalf("second start: %v, created %v, same %v", err, created, bytes.Equal(c1.Certificate[0], c2.Certificate[0]))
+	}
+	leaf, err := x509.ParseCertificate(c1.Certificate[0])
+	if err != nil || !leaf.IsCA || leaf.VerifyHostname("gw.example") != nil || leaf.VerifyHostname("127.0.0.1") != nil {
+		t.Errorf("certificate: %v, CA %v", err, leaf != nil && leaf.IsCA)
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadOrCreateCertificate(cert, key, nil); err == nil {
+		t.Error("half a pair was accepted or replaced")
+	}
+}

@@ -1,0 +1,230 @@
+package vncproxy
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/plugins/sdk"
+	"github.com/vigilgw/vigil/plugins/sdk/capture"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
+)
+
+// hostile is a target that behaves until the viewer's first update
+// request, then sends script; it closes the connection after it when
+// hangUp is set, else waits for the gateway to.
+func hostile(hangUp bool, script ...[]byte) func(c *fakeConn) {
+	return func(c *fakeConn) {
+		for {
+			m, err := c.next()
+			if err != nil {
+				return
+			}
+			if m.Type == rfbwire.MsgFramebufferUpdateRequest {
+				break
+			}
+		}
+		for _, b := range script {
+			if _, err := c.Write(b); err != nil {
+				return
+			}
+		}
+		if hangUp {
+			return
+		}
+		for {
+			if _, err := c.next(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func fbu(rects ...[]byte) []byte {
+	b := []byte{rfbwire.MsgFramebufferUpdate, 0}
+	b = binary.BigEndian.AppendUint16(b, uint16(len(rects)))
+	return append(b, bytes.Join(rects, nil)...)
+}
+
+// zrleRect is a ZRLE rectangle carrying data as its compressed bytes.
+func zrleRect(x, y, w, h int, data []byte) []byte {
+	b := binary.BigEndian.AppendUint32(rectHeader(x, y, w, h, rfbwire.EncZRLE), uint32(len(data)))
+	return append(b, data...)
+}
+
+func deflate(b []byte) []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(b)
+	zw.Flush()
+	return z.Bytes()
+}
+
+// TestHostileTarget: a malicious VNC server cannot crash the gateway.
+// Data that breaks RFB's framing ends the session before the viewer sees
+// it; data that only the recorder can tell is wrong (compressed pixels)
+// reaches the capture, and the render fails with ErrInvalidCapture. In
+// every case the capture is sealed and verifies, the plugin survives,
+// and the gateway goes on serving.
+func TestHostileTarget(t *testing.T) {
+	sdktest.RequirePeer(t, "ffmpeg")
+	good := rawUpdate(pfRGB888, 0, 0, 64, 48, 0x0000ff)
+	cases := []struct {
+		name   string
+		ft     *fakeTarget
+		reason string // session.destroy; "" when the session never starts
+		// updates the viewer gets: the good one only, when the framing
+		// catches the fault
+		updates int
+		render  string // in the render's ErrInvalidCapture; "" for success
+	}{
+		{"rectangle outside", &fakeTarget{serve: hostile(false, good, fbu(append(rectHeader(60, 0, 10, 1, rfbwire.EncRaw), make([]byte, 40)...)))},
+			"target_protocol_error", 1, "outside the 64x48 framebuffer"},
+		{"absurd zrle length", &fakeTarget{serve: hostile(false, good, fbu(append(zrleRect(0, 0, 64, 48, nil)[:12], 0xff, 0xff, 0xff, 0xf0)))},
+			"target_protocol_error", 1, "bytes of compressed data"},
+		{"absurd rectangle", &fakeTarget{serve: hostile(false, good, fbu(rectHeader(0, 0, 65535, 65535, rfbwire.EncRaw)))},
+			"target_protocol_error", 1, "outside the 64x48 framebuffer"},
+		{"hextile subrectangle", &fakeTarget{serve: hostile(false, good, fbu(append(rectHeader(0, 0, 8, 8, rfbwire.EncHextile), 2|8, 0, 0, 0, 0, 1, 0x70, 0x10)))},
+			"target_protocol_error", 1, "outside the 8x8 tile"},
+		{"unknown message", &fakeTarget{serve: hostile(false, good, []byte{0x42, 1, 2, 3})},
+			"target_protocol_error", 1, "server message type 66"},
+		{"desktop size", &fakeTarget{serve: hostile(false, good, fbu(rectHeader(0, 0, 65535, 65535, rfbwire.EncDesktopSize)))},
+			"target_protocol_error", 1, "framebuffer size 65535x65535"},
+		{"zlib garbage", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, []byte{0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0xff})))},
+			"target_closed", 2, "inflating"},
+		{"zlib bomb", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, deflate(append([]byte{128, 1, 2, 3}, bytes.Repeat([]byte{255}, 4<<20)...)))))},
+			"target_closed", 2, "run of"},
+		{"tiles short of their data", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, deflate([]byte{0, 1, 2, 3}))))},
+			"target_closed", 2, "compressed data ends before"},
+		{"cut mid-update", &fakeTarget{serve: hostile(true, good, rawUpdate(pfRGB888, 0, 0, 64, 48, 0xff0000)[:5000])},
+			"target_closed", 1, ""},
+		{"bad ServerInit", &fakeTarget{initRaw: append(rfbwire.ServerInit{Width: 65535, Height: 65535, PixelFormat: pfRGB888}.Bytes()[:20], 0, 0, 0, 0)},
+			"", 0, "no RFB screen data"},
+		{"huge refusal", &fakeTarget{security: []byte{0, 0x40, 0, 0, 0}}, "", 0, "no RFB screen data"},
+	}
+	var ok fakeTarget
+	okTarget := startFakeTarget(t, &ok)
+	var targets []Target
+	fts := map[string]*fakeTarget{}
+	for _, c := range cases {
+		name := strings.ReplaceAll(c.name, " ", "-")
+		fts[c.name] = startFakeTarget(t, c.ft)
+		targets = append(targets, fts[c.name].target(name))
+	}
+	g := newGateway(t, append(targets, okTarget.target("ok")))
+	rec := launchRecorder(t)
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := strings.ReplaceAll(c.name, " ", "-")
+			before := len(g.events.named("session.destroy"))
+			cl, err := g.dial("alice:" + name)
+			if c.reason == "" {
+				var re *rfbwire.RefusedError
+				if !errors.As(err, &re) || !strings.Contains(re.Reason, "could not connect") {
+					t.Fatalf("login: %v, want a refusal", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				cl.setEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncDesktopSize)
+				cl.request(false, 0, 0, 64, 48)
+				sdktest.WaitFor(t, 20*time.Second, "the session to end", func() bool { return len(g.events.named("session.destroy")) > before })
+				if e := g.events.named("session.destroy")[before]; e.Reason != c.reason {
+					t.Errorf("destroy reason %q, want %q", e.Reason, c.reason)
+				}
+				<-cl.done
+				if n := cl.updateCount(); n != c.updates {
+					t.Errorf("the viewer got %d updates, want %d", n, c.updates)
+				}
+			}
+			oc := g.rec.all()[i]
+			select {
+			case <-oc.closed:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the capture was not closed")
+			}
+			if res := capture.VerifyFile(oc.sealed, g.rec.pub); res.Status != capture.Intact {
+				t.Fatalf("capture: %s", res.Describe())
+			}
+			res, _, err := g.rec.render(t, rec, oc, sdk.RenderSettings{BitrateKbps: 300, Framerate: 5, Width: 64, Height: 48})
+			switch {
+			case c.render == "" && err != nil:
+				t.Errorf("render: %v", err)
+			case c.render == "" && res.Duration <= 0:
+				t.Errorf("render: %+v", res)
+			case c.render != "" && (!errors.Is(err, sdk.ErrInvalidCapture) || !strings.Contains(err.Error(), c.render)):
+				t.Errorf("render: %v, want ErrInvalidCapture naming %q", err, c.render)
+			}
+		})
+	}
+	t.Run("fuzzed", func(t *testing.T) {
+		for seed := range 12 {
+			rng := rand.New(rand.NewPCG(uint64(seed), 77))
+			var script [][]byte
+			for range 4 {
+				switch rng.IntN(3) {
+				case 0: // a framebuffer update with random rectangles
+					var rects [][]byte
+					for range 1 + rng.IntN(3) {
+						encs := []int32{rfbwire.EncRaw, rfbwire.EncCopyRect, rfbwire.EncRRE, rfbwire.EncHextile, rfbwire.EncTRLE, rfbwire.EncZRLE, rfbwire.EncTight}
+						r := rectHeader(rng.IntN(70), rng.IntN(50), rng.IntN(70), rng.IntN(50), encs[rng.IntN(len(encs))])
+						junk := make([]byte, rng.IntN(3000))
+						for i := range junk {
+							junk[i] = byte(rng.IntN(256))
+						}
+						rects = append(rects, append(r, junk...))
+					}
+					script = append(script, fbu(rects...))
+				case 1: // a ZRLE rectangle of random compressed bytes
+					junk := make([]byte, rng.IntN(2000))
+					for i := range junk {
+						junk[i] = byte(rng.IntN(256))
+					}
+					script = append(script, fbu(zrleRect(0, 0, 64, 48, deflate(junk))))
+				default: // noise
+					junk := make([]byte, rng.IntN(500))
+					for i := range junk {
+						junk[i] = byte(rng.IntN(256))
+					}
+					script = append(script, junk)
+				}
+			}
+			ft := startFakeTarget(t, &fakeTarget{serve: hostile(true, append([][]byte{good}, script...)...)})
+			g.targets.mu.Lock()
+			g.targets.byUser["alice"] = append(g.targets.byUser["alice"], ft.target("fuzz"+itoa(seed)))
+			g.targets.mu.Unlock()
+			n := len(g.rec.all())
+			before := len(g.events.named("session.destroy"))
+			cl, err := g.dial("alice:fuzz" + itoa(seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cl.setEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncRRE, rfbwire.EncTRLE, rfbwire.EncTight, rfbwire.EncCopyRect)
+			cl.request(false, 0, 0, 64, 48)
+			sdktest.WaitFor(t, 20*time.Second, "the session to end", func() bool { return len(g.events.named("session.destroy")) > before })
+			cl.close()
+			oc := g.rec.all()[n]
+			<-oc.closed
+			if res := capture.VerifyFile(oc.sealed, g.rec.pub); res.Status != capture.Intact {
+				t.Fatalf("seed %d: capture: %s", seed, res.Describe())
+			}
+			if _, _, err := g.rec.render(t, rec, oc, sdk.RenderSettings{BitrateKbps: 300, Framerate: 5, Width: 64, Height: 48}); err != nil && !errors.Is(err, sdk.ErrInvalidCapture) {
+				t.Errorf("seed %d: render: %v, want success or ErrInvalidCapture", seed, err)
+			}
+		}
+	})
+	// The plugin process and the gateway are both still up.
+	if _, err := rec.Info(t.Context()); err != nil {
+		t.Errorf("the recorder plugin after the hostile renders: %v", err)
+	}
+	c := g.mustDial(t, "alice:ok")
+	c.request(false, 0, 0, 64, 48)
+	c.waitUpdates(t, 1)
+}
