@@ -105,5 +105,7 @@ func (r vncRecorder) Open(ctx context.Context, m vncproxy.SessionMeta) (vncproxy
 
 type vncCapture struct{ w *capture.Writer }
 
-func (c vncCapture) Write(k capture.Kind, channel uint32, p []byte) error { return c.w.Write(k, channel, p) }
-func (c vncCapture) Close() error                                        { return c.w.Close() }
+func (c vncCapture) Write(k capture.Kind, channel uint32, p []byte) error {
+	return c.w.Write(k, channel, p)
+}
+func (c vncCapture) Close() error { return c.w.Close() }
