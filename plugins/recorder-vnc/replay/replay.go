@@ -103,6 +103,7 @@ func Play(ctx context.Context, recs Records, opts Options) (Stats, error) {
 	p := &player{ctx: ctx, recs: recs, opts: opts, frames: opts.Frames()}
 	p.dec = rfb.NewDecoder(p)
 	var st Stats
+	p.setLimit()
 	if err := p.dec.ReadServerInit(); err != nil {
 		if p.err != nil {
 			return st, p.err
@@ -129,6 +130,7 @@ func Play(ctx context.Context, recs Records, opts Options) (Stats, error) {
 			}
 			p.pending = nil
 		}
+		p.setLimit()
 		err = p.dec.DecodeMessage(typ)
 		if p.err != nil {
 			return st, p.err
@@ -141,9 +143,6 @@ func Play(ctx context.Context, recs Records, opts Options) (Stats, error) {
 			return st, p.wrap(err)
 		}
 		st.Messages++
-		if err := p.checkWork(); err != nil {
-			return st, err
-		}
 	}
 	if err := p.emitUntil(p.opts.Duration + time.Nanosecond); err != nil {
 		return st, err
@@ -159,6 +158,9 @@ func Play(ctx context.Context, recs Records, opts Options) (Stats, error) {
 
 // wrap places a decoding error on the time line.
 func (p *player) wrap(err error) error {
+	if errors.Is(err, rfb.ErrTooMuchWork) {
+		err = fmt.Errorf("%w (the stream repaints the screen more than %d times a second)", err, p.opts.MaxRepaintsPerSecond)
+	}
 	where := fmt.Sprintf("at %.3fs", p.now.Time.Seconds())
 	if !p.now.Render {
 		where = fmt.Sprintf("in an earlier segment, %.3fs into the session", p.now.Elapsed.Seconds())
@@ -166,18 +168,15 @@ func (p *player) wrap(err error) error {
 	return fmt.Errorf("%w (%s)", err, where)
 }
 
-func (p *player) checkWork() error {
+// setLimit bounds the decoder's work by the session's time so far.
+func (p *player) setLimit() {
 	if p.opts.MaxRepaintsPerSecond <= 0 {
-		return nil
+		return
 	}
 	fb := p.dec.Framebuffer()
 	area := uint64(max(fb.Width*fb.Height, 1<<20))
-	secs := uint64(p.now.Elapsed/time.Second) + 10
-	if fb.Work > secs*uint64(p.opts.MaxRepaintsPerSecond)*area {
-		return p.wrap(fmt.Errorf("recorder-vnc: the stream repaints the screen more than %d times a second: %w",
-			p.opts.MaxRepaintsPerSecond, rfb.ErrMalformed))
-	}
-	return nil
+	secs := uint64(max(p.now.Elapsed, 0)/time.Second) + 10
+	fb.Limit = secs * uint64(p.opts.MaxRepaintsPerSecond) * area
 }
 
 // Next implements rfb.Source.

@@ -11,6 +11,13 @@ import (
 // opposed to the stream ending early, which is io.ErrUnexpectedEOF).
 var ErrMalformed = errors.New("malformed RFB stream")
 
+// ErrTooMuchWork: the stream asks for more pixels to be written than the
+// framebuffer's Limit allows. Errors wrapping it wrap ErrMalformed too.
+var ErrTooMuchWork = errors.New("more decoding work than the stream's time allows")
+
+// errWork is the error of a rectangle stopped by the work limit.
+var errWork = fmt.Errorf("%w: %w", ErrTooMuchWork, ErrMalformed)
+
 // Limits on what a stream may declare. They bound what the decoder
 // allocates; anything larger is ErrMalformed. The VNC proxy enforces the
 // same limits on the live stream.
@@ -190,6 +197,9 @@ func (d *Decoder) Init(w, h int, pf PixelFormat) error {
 		return err
 	}
 	d.fb.resize(w, h)
+	if d.fb.Over {
+		return fmt.Errorf("recorder-vnc: ServerInit: %dx%d: %w", w, h, errWork)
+	}
 	return nil
 }
 
@@ -293,7 +303,11 @@ func (d *Decoder) framebufferUpdate() error {
 		if r.enc == EncLastRect {
 			return nil
 		}
-		if err := d.rect(r); err != nil {
+		err = d.rect(r)
+		if err == nil && d.fb.Over {
+			err = errWork
+		}
+		if err != nil {
 			return fmt.Errorf("recorder-vnc: %s: rectangle %d of %d, %dx%d at (%d,%d): %w",
 				EncodingName(r.enc), i+1, n, r.w, r.h, r.x, r.y, err)
 		}
@@ -406,6 +420,9 @@ func EncodingName(enc int32) string {
 }
 
 func (d *Decoder) raw(r rect) error {
+	if !d.fb.paint(r.w, r.h) {
+		return errWork
+	}
 	bpp := d.conv.bpp
 	for j := 0; j < r.h; j++ {
 		b, err := d.read(r.w * bpp)
@@ -414,7 +431,6 @@ func (d *Decoder) raw(r rect) error {
 		}
 		d.conv.row(d.fb.rowAt(r.x, r.y+j, r.w), b, r.w)
 	}
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 
@@ -458,6 +474,9 @@ func (d *Decoder) rre(r rect) error {
 	d.fb.fill(r.x, r.y, r.w, r.h, bg)
 	bpp := d.conv.bpp
 	for i := int64(0); i < n; i++ {
+		if d.fb.Over {
+			return errWork
+		}
 		s, err := d.read(bpp + 8)
 		if err != nil {
 			return err
@@ -491,6 +510,9 @@ func (d *Decoder) hextile(r rect) error {
 		for tx := 0; tx < r.w; tx += 16 {
 			tw := min(16, r.w-tx)
 			x, y := r.x+tx, r.y+ty
+			if d.fb.Over {
+				return errWork
+			}
 			b, err := d.read(1)
 			if err != nil {
 				return err
@@ -585,6 +607,9 @@ func (d *Decoder) richCursor(r rect) error {
 	if err := checkCursor(r); err != nil {
 		return err
 	}
+	if !d.fb.spend(r.w * r.h) {
+		return errWork
+	}
 	bpp := d.conv.bpp
 	pix, err := d.read(r.w * r.h * bpp)
 	if err != nil {
@@ -611,6 +636,9 @@ func (d *Decoder) xCursor(r rect) error {
 	if r.w == 0 || r.h == 0 {
 		d.setCursor(r, nil)
 		return nil
+	}
+	if !d.fb.spend(r.w * r.h) {
+		return errWork
 	}
 	stride := (r.w + 7) / 8
 	b, err := d.read(6 + 2*stride*r.h)

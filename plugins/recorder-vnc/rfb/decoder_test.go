@@ -586,3 +586,57 @@ func ExamplePixelFormat_String() {
 	fmt.Println(pfRGB565.String())
 	// Output: bpp=16 depth=16 be=0 tc=1 rmax=31 gmax=63 bmax=31 rshift=11 gshift=5 bshift=0
 }
+
+// TestWorkLimit: a stream that asks for more pixel writes than the
+// framebuffer's Limit is stopped before doing them.
+func TestWorkLimit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		body func(s *stream)
+	}{
+		{"resizes", func(s *stream) {
+			s.fbuHeader(400)
+			for i := range 400 {
+				s.rectHeader(0, 0, 1024+i%2, 1024, EncDesktopSize)
+			}
+		}},
+		{"rre subrectangles", func(s *stream) {
+			s.fbuHeader(1)
+			s.rectHeader(0, 0, 64, 48, EncRRE)
+			s.u32(3000)
+			s.pixel(0)
+			for range 3000 {
+				s.pixel(1)
+				s.Write([]byte{0, 0, 0, 0, 0, 64, 0, 48})
+			}
+		}},
+		{"fills", func(s *stream) {
+			sc := newScreen(pfRGB888, 64, 48, 1)
+			s.fbuHeader(1000)
+			for range 1000 {
+				s.tight(sc, 0, 0, 64, 48, "fill", 0)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newStream(pfRGB888)
+			s.serverInit(64, 48, "x")
+			c.body(s)
+			d := NewDecoder(NewReaderSource(bytes.NewReader(s.Bytes())))
+			d.Framebuffer().Limit = 1 << 20
+			err := d.ReadServerInit()
+			for err == nil {
+				var typ byte
+				if typ, err = d.ReadMessageType(); err == nil {
+					err = d.DecodeMessage(typ)
+				}
+			}
+			if !errors.Is(err, ErrTooMuchWork) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error %v, want ErrTooMuchWork", err)
+			}
+			if fb := d.Framebuffer(); fb.Work > fb.Limit {
+				t.Errorf("work %d beyond the limit %d", fb.Work, fb.Limit)
+			}
+		})
+	}
+}

@@ -10,12 +10,27 @@ type Framebuffer struct {
 	Gen uint64
 	// Work counts the pixels written (and allocated) so far: a stream can
 	// ask for far more work than it has bytes (a 16-byte fill rectangle
-	// repaints the whole screen), so callers bound it against time.
+	// repaints the whole screen), so callers bound it with Limit.
 	Work uint64
+	// Limit, when not 0, bounds Work: an operation that would take Work
+	// past it is not done, and Over is set; the decoder then fails with
+	// ErrTooMuchWork.
+	Limit uint64
+	Over  bool
+}
+
+// spend accounts for n pixels of work about to be done, or refuses it.
+func (fb *Framebuffer) spend(n int) bool {
+	if fb.Over || (fb.Limit > 0 && fb.Work+uint64(n) > fb.Limit) {
+		fb.Over = true
+		return false
+	}
+	fb.Work += uint64(n)
+	return true
 }
 
 func (fb *Framebuffer) resize(w, h int) {
-	if w == fb.Width && h == fb.Height {
+	if w == fb.Width && h == fb.Height || !fb.spend(w*h) {
 		return
 	}
 	pix := make([]byte, 3*w*h)
@@ -24,15 +39,18 @@ func (fb *Framebuffer) resize(w, h int) {
 	}
 	fb.Width, fb.Height, fb.Pix = w, h, pix
 	fb.Gen++
-	fb.Work += uint64(w * h)
 }
 
-// wrote records that w*h pixels were written directly (through rowAt).
-func (fb *Framebuffer) wrote(w, h int) {
+// paint accounts for w*h pixels about to be written directly (through
+// rowAt); false: over the limit, write nothing.
+func (fb *Framebuffer) paint(w, h int) bool {
+	if !fb.spend(w * h) {
+		return false
+	}
 	if w > 0 && h > 0 {
 		fb.Gen++
-		fb.Work += uint64(w * h)
 	}
+	return true
 }
 
 // rowAt returns the bytes of n pixels from (x, y).
@@ -42,7 +60,7 @@ func (fb *Framebuffer) rowAt(x, y, n int) []byte {
 }
 
 func (fb *Framebuffer) fill(x, y, w, h int, rgb [3]byte) {
-	if w <= 0 || h <= 0 {
+	if w <= 0 || h <= 0 || !fb.spend(w*h) {
 		return
 	}
 	row := fb.rowAt(x, y, w)
@@ -53,13 +71,12 @@ func (fb *Framebuffer) fill(x, y, w, h int, rgb [3]byte) {
 		copy(fb.rowAt(x, y+j, w), row)
 	}
 	fb.Gen++
-	fb.Work += uint64(w * h)
 }
 
 // copyRect copies the w x h rectangle at (sx, sy) to (dx, dy); the two may
 // overlap.
 func (fb *Framebuffer) copyRect(dx, dy, sx, sy, w, h int) {
-	if w <= 0 || h <= 0 {
+	if w <= 0 || h <= 0 || !fb.spend(w*h) {
 		return
 	}
 	if dy <= sy {
@@ -72,5 +89,4 @@ func (fb *Framebuffer) copyRect(dx, dy, sx, sy, w, h int) {
 		}
 	}
 	fb.Gen++
-	fb.Work += uint64(w * h)
 }

@@ -127,6 +127,9 @@ func (d *Decoder) tightRect(r rect) error {
 		return fmt.Errorf("filter %d: %w", filter, ErrMalformed)
 	}
 	size := rowSize * r.h
+	if !d.fb.paint(r.w, r.h) {
+		return errWork
+	}
 	next := tileSource(d.read)
 	var z *zstream
 	if size >= tightMinToCompress {
@@ -169,7 +172,6 @@ func (d *Decoder) tightCopy(r rect, next tileSource, tp int) error {
 			d.tpixelRGB(row[3*i:], b[i*tp:])
 		}
 	}
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 
@@ -193,7 +195,6 @@ func (d *Decoder) tightPalette(r rect, next tileSource, pal [][3]byte, rowSize i
 			copy(row[3*i:3*i+3], pal[idx][:])
 		}
 	}
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 
@@ -245,7 +246,6 @@ func (d *Decoder) tightGradient(r rect, next tileSource, tp int) error {
 		}
 		prev, cur = cur, prev
 	}
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 
@@ -270,7 +270,6 @@ func (d *Decoder) tightJPEG(r rect) error {
 		return fmt.Errorf("jpeg: %v: %w", err, ErrMalformed)
 	}
 	drawImage(&d.fb, r.x, r.y, img)
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 

@@ -44,6 +44,9 @@ func (d *Decoder) trle(r rect) error {
 // tiles decodes the tiles of a ZRLE (64x64, trle false) or TRLE (16x16,
 // palette reuse allowed) rectangle (RFC 6143, 7.7.5 and 7.7.6).
 func (d *Decoder) tiles(r rect, size int, trle bool, next tileSource) error {
+	if !d.fb.paint(r.w, r.h) {
+		return errWork
+	}
 	cpix, low := d.pf.cpixelLayout()
 	var palette [128]uint32
 	var tile [64 * 64]uint32
@@ -65,7 +68,6 @@ func (d *Decoder) tiles(r rect, size int, trle bool, next tileSource) error {
 			}
 		}
 	}
-	d.fb.wrote(r.w, r.h)
 	return nil
 }
 

@@ -348,6 +348,20 @@ func TestKill(t *testing.T) {
 	g.rec.records(t, g.rec.only(t))
 }
 
+// TestRecordingFailureEndsSession: once the capture cannot be written,
+// the session ends: policy never allows unrecorded traffic.
+func TestRecordingFailureEndsSession(t *testing.T) {
+	ft := startFakeTarget(t, &fakeTarget{})
+	g := newGateway(t, []Target{ft.target("desk")}, func(_ *Config, g *gateway) { g.rec.failAfter = 5 })
+	c := g.mustDial(t, "alice:desk")
+	c.follow()
+	c.request(false, 0, 0, 64, 48)
+	if e := g.events.wait(t, "session.destroy"); e.Reason != "recording_failed" {
+		t.Errorf("destroy reason %q", e.Reason)
+	}
+	<-c.done
+}
+
 // TestIdleTimeout: no input for IdleTimeout ends the session, even while
 // the viewer keeps requesting updates.
 func TestIdleTimeout(t *testing.T) {

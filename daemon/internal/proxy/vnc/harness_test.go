@@ -76,6 +76,9 @@ type fileRecorder struct {
 	key  ed25519.PrivateKey
 	pub  ed25519.PublicKey
 	fail error
+	// failAfter, when set, makes every Write after that many fail, as a
+	// full disk would.
+	failAfter int
 
 	mu    sync.Mutex
 	caps  []*openedCapture
@@ -113,13 +116,23 @@ func (r *fileRecorder) Open(_ context.Context, meta SessionMeta) (Capture, error
 	oc := &openedCapture{meta: meta, w: w, closed: make(chan struct{}),
 		sealed: filepath.Join(r.dir, "sealed", capture.SegmentFileName(capture.SessionBase(meta.Start, "acme", meta.User.Name), 0))}
 	r.caps = append(r.caps, oc)
-	return &trackedCapture{Writer: w, oc: oc}, nil
+	return &trackedCapture{Writer: w, oc: oc, failAfter: r.failAfter}, nil
 }
 
 type trackedCapture struct {
 	*capture.Writer
-	oc   *openedCapture
-	once sync.Once
+	oc        *openedCapture
+	once      sync.Once
+	failAfter int
+	writes    int // only the tee goroutine writes
+}
+
+func (c *trackedCapture) Write(kind capture.Kind, channel uint32, p []byte) error {
+	c.writes++
+	if c.failAfter > 0 && c.writes > c.failAfter {
+		return errors.New("test capture: no space left on device")
+	}
+	return c.Writer.Write(kind, channel, p)
 }
 
 func (c *trackedCapture) Close() error {

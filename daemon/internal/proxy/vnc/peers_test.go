@@ -92,15 +92,6 @@ func (c *child) stop() {
 	}
 }
 
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // display is an Xvfb server.
 type display struct {
 	num  int
