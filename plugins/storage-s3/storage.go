@@ -262,11 +262,12 @@ func (p *put) info(n int64, sum string, mod time.Time) sdk.ObjectInfo {
 }
 
 // multipart uploads first and the rest of r in parts, up to
-// maxConcurrency at once, while the next part is read and hashed. The
-// SHA-256 goes into the object's metadata at the start, so it is stored
-// only when it was declared; the content is checked against the
-// declaration before the upload is completed, and any failure aborts it,
-// so no object (and no stray parts) is left behind.
+// maxConcurrency at once, while the next part is read; a goroutine of its
+// own hashes the parts in order meanwhile. The SHA-256 goes into the
+// object's metadata at the start, so it is stored only when it was
+// declared; the content is checked against the declaration before the
+// upload is completed, and any failure aborts it, so no object (and no
+// stray parts) is left behind.
 func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.ObjectInfo, error) {
 	meta, err := encodeMetadata(p.opts.Metadata, p.want)
 	if err != nil {
@@ -289,102 +290,163 @@ func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.Obj
 
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	conc := p.b.maxConcurrency
-	free := make(chan []byte, conc+1)
-	allocated := 1
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		parts []minio.CompletePart
-	)
-	h := sha256.New()
-	var total int64
-	buf, n, eof := first, len(first), false
-	for num := 1; ; num++ {
-		if num > maxParts {
-			cancel(fmt.Errorf("storage-s3: put %q: more than %d parts of %d bytes", p.key, maxParts, p.partSize))
-			break
-		}
-		data := buf[:n]
-		h.Write(data)
-		total += int64(n)
-		if p.size >= 0 && total > p.size {
-			cancel(p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size)))
-			break
-		}
-		wg.Add(1)
-		go func(num int, buf, data []byte) {
-			defer wg.Done()
-			defer func() { free <- buf }()
-			// minio-go's defaults, as for its own PutObject: over http
-			// the part is sent with a streaming signature (the server
-			// checks a SHA-256 per chunk), over https TLS protects it.
-			part, err := p.b.core.PutObjectPart(pctx, p.b.bucket, p.name, uploadID, num, bytes.NewReader(data), int64(len(data)),
-				minio.PutObjectPartOptions{})
-			if err != nil {
-				cancel(callError(fmt.Sprintf("put part %d of", num), p.key, err))
-				return
-			}
-			mu.Lock()
-			parts = append(parts, minio.CompletePart{PartNumber: num, ETag: part.ETag})
-			mu.Unlock()
-		}(num, buf, data)
-		if eof {
-			break
-		}
-		var next []byte
-		select {
-		case next = <-free:
-		default:
-			if allocated <= conc {
-				next, allocated = p.getBuffer(p.partSize), allocated+1
-				break
-			}
-			select {
-			case next = <-free:
-			case <-pctx.Done():
-			}
-		}
-		if next == nil {
-			break
-		}
-		var rerr error
-		n, rerr = io.ReadFull(r, next)
-		switch {
-		case rerr == nil:
-		case errors.Is(rerr, io.EOF):
-			free <- next
-		case errors.Is(rerr, io.ErrUnexpectedEOF):
-			eof = true
-		default:
-			cancel(fmt.Errorf("storage-s3: put %q: read content: %w", p.key, rerr))
-		}
-		if errors.Is(rerr, io.EOF) || rerr != nil && !eof {
-			break
-		}
-		buf = next
-	}
-	wg.Wait()
-	close(free)
-	for b := range free {
-		if &b[0] != &first[0] { // first is run's to give back
-			p.putBuffer(b)
-		}
-	}
+	m := &parts{p: p, ctx: pctx, cancel: cancel, uploadID: uploadID, first: first,
+		free: make(chan []byte, p.b.maxConcurrency+1), hashing: make(chan *part, p.b.maxConcurrency+1), hashed: make(chan []byte)}
+	go m.hash()
+	total := m.send(r)
+	close(m.hashing)
+	sum := hex.EncodeToString(<-m.hashed)
+	m.wg.Wait()
+	m.recycle()
 	if cause := context.Cause(pctx); cause != nil {
 		return sdk.ObjectInfo{}, cause
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	if err := p.check(total, sum); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	slices.SortFunc(parts, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
-	up, err := p.b.core.CompleteMultipartUpload(ctx, p.b.bucket, p.name, uploadID, parts, minio.PutObjectOptions{})
+	slices.SortFunc(m.done, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+	up, err := p.b.core.CompleteMultipartUpload(ctx, p.b.bucket, p.name, uploadID, m.done, minio.PutObjectOptions{})
 	if err != nil {
 		return sdk.ObjectInfo{}, callError("put", p.key, err)
 	}
 	completed = true
 	return p.info(total, sum, up.LastModified), nil
+}
+
+// parts is a multipart upload's parts in flight. A part buffer goes back
+// to free once both its upload and its hashing are done with it; at most
+// maxConcurrency+1 buffers exist.
+type parts struct {
+	p        *put
+	ctx      context.Context
+	cancel   context.CancelCauseFunc
+	uploadID string
+	first    []byte // run's buffer, which run gives back to the pool
+
+	free      chan []byte
+	allocated int
+	hashing   chan *part
+	hashed    chan []byte
+
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	done []minio.CompletePart
+}
+
+type part struct {
+	num  int
+	buf  []byte
+	data []byte
+	refs atomic.Int32
+}
+
+func (m *parts) release(pt *part) {
+	if pt.refs.Add(-1) == 0 {
+		m.free <- pt.buf
+	}
+}
+
+// hash hashes the parts in order and sends the digest on hashed.
+func (m *parts) hash() {
+	h := sha256.New()
+	for pt := range m.hashing {
+		h.Write(pt.data)
+		m.release(pt)
+	}
+	m.hashed <- h.Sum(nil)
+}
+
+// send reads r part by part and starts each part's upload and hashing,
+// until r ends or something fails (then m.ctx is cancelled with the
+// cause). It returns how many bytes it read.
+func (m *parts) send(r io.Reader) int64 {
+	var total int64
+	buf, n, eof := m.first, len(m.first), false
+	m.allocated = 1
+	for num := 1; ; num++ {
+		if num > maxParts {
+			m.cancel(fmt.Errorf("storage-s3: put %q: more than %d parts of %d bytes", m.p.key, maxParts, m.p.partSize))
+			return total
+		}
+		total += int64(n)
+		if m.p.size >= 0 && total > m.p.size {
+			m.cancel(m.p.mismatch(fmt.Sprintf("more than the declared %d bytes", m.p.size)))
+			return total
+		}
+		pt := &part{num: num, buf: buf, data: buf[:n]}
+		pt.refs.Store(2)
+		m.hashing <- pt
+		m.wg.Add(1)
+		go m.upload(pt)
+		if eof {
+			return total
+		}
+		if buf = m.buffer(); buf == nil {
+			return total
+		}
+		var err error
+		n, err = io.ReadFull(r, buf)
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF):
+			m.free <- buf
+			return total
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			eof = true
+		default:
+			m.cancel(fmt.Errorf("storage-s3: put %q: read content: %w", m.p.key, err))
+			return total
+		}
+	}
+}
+
+// buffer returns a free part buffer, a new one while fewer than
+// maxConcurrency+1 exist, or nil once m.ctx ends.
+func (m *parts) buffer() []byte {
+	select {
+	case b := <-m.free:
+		return b
+	default:
+	}
+	if m.allocated <= m.p.b.maxConcurrency {
+		m.allocated++
+		return m.p.getBuffer(m.p.partSize)
+	}
+	select {
+	case b := <-m.free:
+		return b
+	case <-m.ctx.Done():
+		return nil
+	}
+}
+
+// upload puts one part. minio-go's defaults apply, as for its own
+// PutObject: over http the part goes with a streaming signature (the
+// server checks a SHA-256 per chunk), over https TLS protects it.
+func (m *parts) upload(pt *part) {
+	defer m.wg.Done()
+	defer m.release(pt)
+	p := m.p
+	up, err := p.b.core.PutObjectPart(m.ctx, p.b.bucket, p.name, m.uploadID, pt.num, bytes.NewReader(pt.data), int64(len(pt.data)),
+		minio.PutObjectPartOptions{})
+	if err != nil {
+		m.cancel(callError(fmt.Sprintf("put part %d of", pt.num), p.key, err))
+		return
+	}
+	m.mu.Lock()
+	m.done = append(m.done, minio.CompletePart{PartNumber: pt.num, ETag: up.ETag})
+	m.mu.Unlock()
+}
+
+// recycle gives the part buffers back to the pool, once every part is
+// done with them.
+func (m *parts) recycle() {
+	close(m.free)
+	for b := range m.free {
+		if &b[0] != &m.first[0] {
+			m.p.putBuffer(b)
+		}
+	}
 }
 
 func (s *storage) Get(ctx context.Context, key string, offset, length int64) (io.ReadCloser, sdk.ObjectInfo, error) {
@@ -559,4 +621,3 @@ func (s *storage) Presign(ctx context.Context, key, method string, expiry time.D
 	}
 	return u.String(), nil
 }
-

@@ -28,6 +28,9 @@ type recordingPipeline struct {
 func (d *Daemon) startPipeline(ctx context.Context) error {
 	cfg := d.Config()
 	rc := cfg.Recording
+	if _, _, err := pipeline.StoragePlugin(&cfg.Recording, cfg.PluginConfigJSON()); err != nil {
+		return err
+	}
 	if err := d.requirePlugin("storage-"+storagePlugin(cfg), "recording.upload_location"); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vigilgw/vigil/daemon/internal/config"
+	"github.com/vigilgw/vigil/daemon/internal/pipeline"
 	"github.com/vigilgw/vigil/daemon/internal/pluginhost"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
@@ -77,10 +78,11 @@ func (d *Daemon) configurePlugin(ctx context.Context, id string, js []byte) erro
 
 // storagePlugin is the storage backend the upload location names.
 func storagePlugin(cfg *config.Config) string {
-	if cfg.Recording.Upload != nil && cfg.Recording.Upload.Scheme() == "s3" {
-		return "s3"
+	name, _, _ := pipeline.StoragePlugin(&cfg.Recording, nil)
+	if name == "" {
+		return "local"
 	}
-	return "local"
+	return name
 }
 
 // pluginsUsed says which plugins the configuration needs: every recorder,
@@ -111,19 +113,10 @@ func pluginConfigs(cfg *config.Config) map[string][]byte {
 		js, _ := json.Marshal(cur)
 		out[id] = js
 	}
-	if up := cfg.Recording.Upload; up != nil {
-		switch storagePlugin(cfg) {
-		case "local":
-			merge("storage-local", map[string]any{"root": up.Root()})
-		case "s3":
-			endpoint, _ := up.EndpointURL(cfg.Recording.AllowHTTP) // validated with the config
-			merge("storage-s3", map[string]any{
-				"endpoint": endpoint, "bucket": up.Bucket(), "region": cfg.Recording.S3Region,
-				"access_key": cfg.Recording.StorageKey, "secret_key": cfg.Recording.StorageSecret,
-				"path_style": cfg.Recording.S3PathStyle, "allow_http": cfg.Recording.AllowHTTP,
-				"tls_verify": cfg.Recording.S3TLSVerify,
-			})
-		}
+	// The storage backend's settings come from [recording]; the pipeline
+	// owns that mapping (and refuses a table that tries to override it).
+	if name, js, err := pipeline.StoragePlugin(&cfg.Recording, out); err == nil {
+		out["storage-"+name] = js
 	}
 	for _, s := range cfg.Log.Sinks {
 		switch s.Format {

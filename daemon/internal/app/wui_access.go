@@ -63,8 +63,9 @@ func (b *wuiBackend) Principal(ctx context.Context, userID int64) (wui.Principal
 	if err != nil {
 		return wui.Principal{}, wuiErr(err)
 	}
-	if u.Disabled {
-		return wui.Principal{}, fmt.Errorf("%w: user %d is disabled", wui.ErrNotFound, userID)
+	// A lockout, like disabling, ends the sessions the user already has.
+	if u.Disabled || u.Locked(time.Now()) {
+		return wui.Principal{}, fmt.Errorf("%w: user %d is disabled or locked out", wui.ErrAccountDisabled, userID)
 	}
 	perms, err := b.d.store.UserPermissions(ctx, userID)
 	if err != nil {

@@ -3,12 +3,15 @@ package app
 import (
 	"context"
 	"database/sql"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,24 +50,65 @@ type wuiBenchFixture struct {
 }
 
 var (
-	wuiBenchOnce sync.Once
-	wuiBench     *wuiBenchFixture
-	wuiBenchErr  error
+	wuiBenchMu sync.Mutex
+	wuiBench   *wuiBenchFixture
+	// closeWUIBench closes the fixture's store and bus and removes its
+	// directory.
+	closeWUIBench func()
 )
 
-// benchFixture returns the shared fixture, building it on first use. Its
-// directory lives until the test binary exits: both benchmarks use it,
-// and they run one after the other, so no single benchmark may remove it.
-// It is under os.TempDir and named vigil-wui-bench-*; the process removes
-// it with the store when the last benchmark of the package is done (see
-// closeWUIBench).
-func benchFixture(b *testing.B) *wuiBenchFixture {
+// wuiBenchNames are the benchmarks sharing the fixture, in the order go
+// test runs them.
+var wuiBenchNames = []string{"BenchmarkHistoryPage", "BenchmarkLogSearch"}
+
+// useBenchFixture returns the shared fixture, building it on first use,
+// and removes it when the last benchmark that -test.bench selects among
+// wuiBenchNames ends: the fixture takes minutes to build, so the two
+// benchmarks share it, and it is gigabytes, so it must not outlive them.
+// It lives in os.TempDir as vigil-wui-bench-*.
+func useBenchFixture(b *testing.B) *wuiBenchFixture {
 	b.Helper()
-	wuiBenchOnce.Do(func() { wuiBench, wuiBenchErr = newWUIBenchFixture(b) })
-	if wuiBenchErr != nil {
-		b.Fatal(wuiBenchErr)
+	wuiBenchMu.Lock()
+	defer wuiBenchMu.Unlock()
+	if wuiBench == nil {
+		f, err := newWUIBenchFixture(b)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wuiBench = f
+	}
+	if lastBenchFixtureUser(b.Name()) {
+		b.Cleanup(func() {
+			wuiBenchMu.Lock()
+			defer wuiBenchMu.Unlock()
+			closeWUIBench()
+			wuiBench, closeWUIBench = nil, nil
+		})
 	}
 	return wuiBench
+}
+
+// lastBenchFixtureUser reports whether name is the last of wuiBenchNames
+// that the -test.bench pattern selects (its first level: sub-benchmark
+// patterns do not change which top-level benchmarks run). When in doubt
+// it says yes: rebuilding costs time, leaving the fixture costs disk.
+func lastBenchFixtureUser(name string) bool {
+	pattern := ""
+	if f := flag.Lookup("test.bench"); f != nil {
+		pattern = f.Value.String()
+	}
+	top, _, _ := strings.Cut(pattern, "/")
+	re, err := regexp.Compile(top)
+	if err != nil {
+		return true
+	}
+	last := ""
+	for _, n := range wuiBenchNames {
+		if re.MatchString(n) {
+			last = n
+		}
+	}
+	return last == "" || last == name
 }
 
 func benchEnv(name string, def int) int {
@@ -94,13 +138,11 @@ func newWUIBenchFixture(b *testing.B) (*wuiBenchFixture, error) {
 	}
 	nSessions, nEvents := benchEnv("VIGIL_BENCH_SESSIONS", 1_000_000), benchEnv("VIGIL_BENCH_EVENTS", 5_000_000)
 	now := time.Now().UTC()
-	t0 := time.Now()
-	if err := fillWUIBench(ctx, path, nSessions, nEvents, now); err != nil {
+	if err := fillWUIBench(ctx, path, nSessions, nEvents, now, b.Logf); err != nil {
 		st.Close()
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	b.Logf("fixture: %d sessions and %d events generated in %s", nSessions, nEvents, time.Since(t0).Round(time.Second))
 
 	// The login is published on a real bus, as in vigild.
 	bus, err := events.Open(events.Config{Dir: filepath.Join(dir, "events"), Process: "vigild"})
@@ -130,10 +172,6 @@ func newWUIBenchFixture(b *testing.B) (*wuiBenchFixture, error) {
 	return &wuiBenchFixture{st: st, handler: srv.Handler(), cookie: cookie, now: now}, nil
 }
 
-// closeWUIBench removes the fixture; the last benchmark of the file calls
-// it when it ends.
-var closeWUIBench = func() {}
-
 // Rows per transaction while filling: large enough that commits cost
 // nothing, small enough that the WAL stays a few hundred MB.
 const fillChunk = 250_000
@@ -143,7 +181,8 @@ const fillChunk = 250_000
 // Values cycle through a few hundred users, fifty targets, the three
 // protocols and the metrics and messages vigild really emits, so that
 // filters select realistic shares.
-func fillWUIBench(ctx context.Context, path string, nSessions, nEvents int, now time.Time) error {
+func fillWUIBench(ctx context.Context, path string, nSessions, nEvents int, now time.Time, logf func(string, ...any)) error {
+	start := time.Now()
 	// A large page cache keeps the indexes being appended to in memory.
 	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=synchronous(OFF)&_pragma=foreign_keys(0)"+
 		"&_pragma=cache_size(-524288)")
@@ -187,7 +226,9 @@ func fillWUIBench(ctx context.Context, path string, nSessions, nEvents int, now 
 	if err != nil {
 		return fmt.Errorf("fill sessions: %w", err)
 	}
-	fmt.Println("sessions done", time.Now())
+	logf("fixture: %d sessions in %s", nSessions, time.Since(start).Round(time.Second))
+	start = time.Now()
+	defer func() { logf("fixture: %d events in %s", nEvents, time.Since(start).Round(time.Second)) }()
 	// h spreads the metrics: 30% creates, 30% destroys, 20% logins, 5%
 	// failed logins (WARNING), 10% uploads of which a fifth failed
 	// (ERROR), 5% resource samples. A session's events share its id.
@@ -219,7 +260,7 @@ func fillWUIBench(ctx context.Context, path string, nSessions, nEvents int, now 
 					'process', 'vigild', 'host', 'gw1', 'server_id', 'gw1',
 					'user_name', CASE WHEN anonymous THEN '' ELSE u END, 'session_id', CASE WHEN anonymous THEN '' ELSE sid END,
 					'target_name', CASE WHEN anonymous THEN '' ELSE 'target' || (i % 50) END,
-					'request_ip', '192.0.2.' || (i % 250), 'result', 'success', 'extra', json_object('n', i))
+					'request_ip', '192.0.2.' || (i % 250), 'result', 'success', 'extra', json_object('n', printf('%d', i)))
 			FROM f`, lo, hi, week.UnixNano(), evStep)
 		return err
 	})
@@ -238,7 +279,7 @@ func fillWUIBench(ctx context.Context, path string, nSessions, nEvents int, now 
 // BenchmarkHistoryPage: the first page of the session history (50 rows,
 // no filter), the page an auditor opens first.
 func BenchmarkHistoryPage(b *testing.B) {
-	f := benchFixture(b)
+	f := useBenchFixture(b)
 	ctx := context.Background()
 	b.Run("baseline", func(b *testing.B) {
 		wuitest.Latency(b, func() error {
@@ -254,8 +295,7 @@ func BenchmarkHistoryPage(b *testing.B) {
 // BenchmarkLogSearch: the logging dashboard's message search over the last
 // two days at the default level, 100 rows.
 func BenchmarkLogSearch(b *testing.B) {
-	f := benchFixture(b)
-	defer closeWUIBench()
+	f := useBenchFixture(b)
 	ctx := context.Background()
 	b.Run("baseline", func(b *testing.B) {
 		wuitest.Latency(b, func() error {

@@ -23,6 +23,8 @@ const (
 	DefaultEncodeRetryBase       = 30 * time.Second
 	DefaultEncodeRetryMaxBackoff = 10 * time.Minute
 	DefaultRenderTimeout         = 2 * time.Hour
+	DefaultUploadTimeout         = time.Hour
+	DefaultRescanEvery           = 10 * time.Minute
 	DefaultRenderGiveUpAfter     = time.Hour
 	DefaultStuckAfter            = 24 * time.Hour
 	DefaultPollInterval          = time.Second
@@ -80,8 +82,17 @@ type Config struct {
 	EncodeRetryBase       time.Duration
 	EncodeRetryMaxBackoff time.Duration
 	RenderGiveUpAfter     time.Duration
-	// RenderTimeout bounds one render (default 2 h).
+	// RenderTimeout bounds one render (default 2 h), UploadTimeout the
+	// upload of one segment's files (default 1 h): a plugin that hangs
+	// costs an attempt, never a slot for good.
 	RenderTimeout time.Duration
+	UploadTimeout time.Duration
+
+	// RescanEvery is how often Run looks through the sealed directory for
+	// captures the journal lost track of (a seal that could not be
+	// recorded, a crash between two steps), as Recover does at start;
+	// default 10 min, negative: never.
+	RescanEvery time.Duration
 
 	// PollInterval is how often idle workers look for due jobs (retries
 	// and retention come due without anyone waking them); default 1 s.
@@ -126,7 +137,7 @@ func (c *Config) checkAndSetDefaults() (*pathtmpl.Template, error) {
 	}
 	tmpl, err := pathtmpl.Parse(c.UploadLocation)
 	if err != nil {
-		return fail("upload location: %v", err)
+		return nil, fmt.Errorf("pipeline: upload location: %w: %w", err, ErrConfig)
 	}
 	for _, v := range []string{"session_id", "segment", "ext"} {
 		if !tmpl.Uses(v) {
@@ -155,6 +166,8 @@ func (c *Config) checkAndSetDefaults() (*pathtmpl.Template, error) {
 	setDefault(&c.EncodeRetryBase, DefaultEncodeRetryBase)
 	setDefault(&c.EncodeRetryMaxBackoff, DefaultEncodeRetryMaxBackoff)
 	setDefault(&c.RenderTimeout, DefaultRenderTimeout)
+	setDefault(&c.UploadTimeout, DefaultUploadTimeout)
+	setDefault(&c.RescanEvery, DefaultRescanEvery)
 	setDefault(&c.RenderGiveUpAfter, DefaultRenderGiveUpAfter)
 	setDefault(&c.PollInterval, DefaultPollInterval)
 	setDefault(&c.ResourcesEvery, DefaultResourcesEvery)

@@ -59,15 +59,14 @@ func (p *Pipeline) encode(ctx context.Context, job store.Job) {
 	if err == nil {
 		m, err = checkRendered(dir, res)
 	}
-	var lines []store.TranscriptLine
 	if err == nil {
-		lines, err = readTranscripts(dir, m)
+		err = eachTranscriptLine(dir, m, func(store.TranscriptLine) error { return nil })
 	}
 	if err != nil {
 		p.renderFailed(ctx, job, seg, &sess, err)
 		return
 	}
-	if err := p.recordRenders(ctx, sess, seg, dir, m, lines); err != nil {
+	if err := p.recordRenders(ctx, sess, seg, dir, m); err != nil {
 		p.retryLater(ctx, job, renderCause(failures, limit, "recording the renders", err), jobError("encode", job, err))
 		return
 	}
@@ -88,29 +87,32 @@ func resetDir(dir string) error {
 	return os.MkdirAll(dir, 0o750)
 }
 
-// readTranscripts reads the transcript files of a render: lines of
-// "offset_ms<TAB>text" (termrender.Transcript), offsets counted from the
-// session start.
-func readTranscripts(dir string, m manifest) ([]store.TranscriptLine, error) {
-	var lines []store.TranscriptLine
+// eachTranscriptLine calls fn for each line of the transcript files of a
+// render: lines of "offset_ms<TAB>text" (termrender.Transcript), offsets
+// counted from the session start. A malformed file is ErrBadRender.
+func eachTranscriptLine(dir string, m manifest, fn func(store.TranscriptLine) error) error {
 	for _, f := range m.Files {
 		if f.Role != string(store.RenderTranscript) {
 			continue
 		}
 		fh, err := os.Open(filepath.Join(dir, f.Name))
 		if err != nil {
-			return nil, err
+			return err
 		}
+		var fnErr error
 		err = termrender.ReadTranscript(fh, func(ms int64, text string) error {
-			lines = append(lines, store.TranscriptLine{OffsetMS: ms, Text: text})
-			return nil
+			fnErr = fn(store.TranscriptLine{OffsetMS: ms, Text: text})
+			return fnErr
 		})
 		fh.Close()
-		if err != nil {
-			return nil, fmt.Errorf("%w: transcript %s: %v", ErrBadRender, f.Name, err)
+		switch {
+		case fnErr != nil:
+			return fnErr
+		case err != nil:
+			return fmt.Errorf("%w: transcript %s: %v", ErrBadRender, f.Name, err)
 		}
 	}
-	return lines, nil
+	return nil
 }
 
 // A transcript goes into the search index transcriptBatch lines per
@@ -146,7 +148,7 @@ func pause(ctx context.Context, d time.Duration) error {
 // crash between indexing and recording its row can still index lines
 // twice: the store has no way to replace a segment's lines, and a line
 // found twice is better than a line never found.
-func (p *Pipeline) recordRenders(ctx context.Context, sess store.Session, seg store.Segment, dir string, m manifest, lines []store.TranscriptLine) error {
+func (p *Pipeline) recordRenders(ctx context.Context, sess store.Session, seg store.Segment, dir string, m manifest) error {
 	if err := writeManifest(dir, m); err != nil {
 		return err
 	}
@@ -156,23 +158,9 @@ func (p *Pipeline) recordRenders(ctx context.Context, sess store.Session, seg st
 			first[f.Role] = f
 		}
 	}
-	if t, ok := first[string(store.RenderTranscript)]; ok && len(lines) > 0 {
-		indexed := false
-		if rs, err := p.cfg.Store.ListRenders(ctx, sess.ID); err == nil {
-			for _, r := range rs {
-				indexed = indexed || r.Segment == seg.N && r.Role == store.RenderTranscript && r.SHA256 == t.SHA256
-			}
-		}
-		for len(lines) > 0 && !indexed {
-			batch := lines[:min(len(lines), transcriptBatch)]
-			if err := p.cfg.Store.AddTranscript(ctx, sess.ID, seg.N, batch); err != nil {
-				return err
-			}
-			if lines = lines[len(batch):]; len(lines) > 0 {
-				if err := pause(ctx, transcriptPause); err != nil {
-					return err
-				}
-			}
+	if t, ok := first[string(store.RenderTranscript)]; ok && !p.indexed(ctx, sess.ID, seg.N, t.SHA256) {
+		if err := p.indexTranscript(ctx, sess.ID, seg.N, dir, m); err != nil {
+			return err
 		}
 	}
 	for _, f := range first {
@@ -279,6 +267,54 @@ func (p *Pipeline) markMissing(ctx context.Context, seg store.Segment, sess *sto
 	p.publish(MetricCaptureMissing, event.LevelError,
 		fmt.Sprintf("capture file of segment %d of session %s is missing before its upload: %s", seg.N, seg.SessionID, seg.Path),
 		sess, seg.N, map[string]string{"path": seg.Path})
+}
+
+// indexed reports whether the store has the transcript with this SHA-256
+// of the segment already.
+func (p *Pipeline) indexed(ctx context.Context, sessionID string, n int, sum string) bool {
+	rs, err := p.cfg.Store.ListRenders(ctx, sessionID)
+	if err != nil {
+		return false
+	}
+	for _, r := range rs {
+		if r.Segment == n && r.Role == store.RenderTranscript && r.SHA256 == sum {
+			return true
+		}
+	}
+	return false
+}
+
+// indexTranscript adds the render's transcript lines to the search index,
+// in batches.
+func (p *Pipeline) indexTranscript(ctx context.Context, sessionID string, n int, dir string, m manifest) error {
+	batch := make([]store.TranscriptLine, 0, transcriptBatch)
+	batches := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if batches++; batches > 1 {
+			if err := pause(ctx, transcriptPause); err != nil {
+				return err
+			}
+		}
+		if err := p.cfg.Store.AddTranscript(ctx, sessionID, n, batch); err != nil {
+			return err
+		}
+		batch = batch[:0]
+		return nil
+	}
+	err := eachTranscriptLine(dir, m, func(l store.TranscriptLine) error {
+		batch = append(batch, l)
+		if len(batch) < transcriptBatch {
+			return nil
+		}
+		return flush()
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // setRecordingState updates the session's recording state. The capture

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilgw/vigil/daemon/internal/config"
+	"github.com/vigilgw/vigil/daemon/internal/pathtmpl"
 	"github.com/vigilgw/vigil/daemon/internal/store"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
@@ -193,9 +195,26 @@ func newHarness(t *testing.T, clock *fakeClock) *harness {
 	t.Cleanup(func() { h.st.Close() })
 	h.s3 = s3test.Start(t)
 	h.s3.CreateBucket(h.bucket)
-	h.storage = sdktest.LaunchStorage(t, pluginBinary(t, storageS3Pkg, "vigil-plugin-storage-s3"),
-		h.s3.PluginConfig(h.bucket, map[string]any{"part_size": "5MiB"}))
+	h.storage = sdktest.LaunchStorage(t, pluginBinary(t, storageS3Pkg, "vigil-plugin-storage-s3"), h.storageConfig(h.template()))
 	return h
+}
+
+// storageConfig is the storage-s3 plugin's configuration for location,
+// made as vigild makes it: StoragePlugin over the [recording] settings and
+// a [plugins.storage-s3] table.
+func (h *harness) storageConfig(location string) []byte {
+	h.t.Helper()
+	tmpl, err := pathtmpl.Parse(location)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rec := &config.Recording{Upload: tmpl, UploadLocation: location, AllowHTTP: true, S3Region: "us-east-1",
+		StorageKey: s3test.AccessKey, StorageSecret: s3test.SecretKey, S3PathStyle: true, S3TLSVerify: true}
+	name, cfg, err := StoragePlugin(rec, map[string][]byte{"storage-s3": []byte(`{"part_size": "5MiB", "max_retries": 1}`)})
+	if err != nil || name != "s3" {
+		h.t.Fatalf("StoragePlugin: %q, %v", name, err)
+	}
+	return cfg
 }
 
 // template is the upload location of the tests.

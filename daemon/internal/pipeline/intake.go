@@ -71,7 +71,10 @@ func (p *Pipeline) Sealed(ctx context.Context, info SegmentInfo) error {
 	if _, _, err := p.cfg.Store.EnqueueJob(ctx, store.JobEncode, info.SessionID, info.Segment); err != nil {
 		return fail(err)
 	}
-	sess, _ := p.cfg.Store.GetSession(ctx, info.SessionID)
+	sess, err := p.cfg.Store.GetSession(ctx, info.SessionID)
+	if err != nil {
+		sess = store.Session{ID: info.SessionID}
+	}
 	extra := map[string]string{"path": info.Path, "size": strconv.FormatInt(info.Size, 10), "sha256": info.SHA256}
 	if info.Recovered {
 		extra["recovered"] = "true"

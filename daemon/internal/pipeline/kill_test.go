@@ -245,7 +245,7 @@ func TestKillDaemonAnywhere(t *testing.T) {
 	cfgJSON, _ := json.Marshal(daemonConfig{
 		StateDir: stateDir, PluginDir: pluginDir, PublicKey: h.pub, UploadLocation: template, HoldDir: holdDir,
 		Plugins: map[string]json.RawMessage{
-			"storage-s3":   h.s3.PluginConfig(h.bucket, map[string]any{"part_size": "5MiB"}),
+			"storage-s3":   h.storageConfig(template),
 			"recorder-ssh": recCfg,
 		},
 	})

@@ -44,8 +44,8 @@ func New(cfg Config) (*Pipeline, error) {
 }
 
 // Run runs the workers until ctx ends: QueueLength encode slots,
-// UploadWorkers uploads, one retention worker and the periodic resources
-// event. Jobs in hand when ctx ends are interrupted and put back in the
+// UploadWorkers uploads, one retention worker, the periodic resources
+// event and rescan of the sealed directory. Jobs in hand when ctx ends are interrupted and put back in the
 // queue, due at once. Run returns nil after a cancellation; it may be
 // called again (after Recover) once it returned.
 func (p *Pipeline) Run(ctx context.Context) error {
@@ -63,6 +63,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	wg.Go(func() { p.work(ctx, store.JobDelete, p.retain) })
 	if p.cfg.ResourcesEvery > 0 {
 		wg.Go(func() { p.reportResources(ctx) })
+	}
+	if p.cfg.RescanEvery > 0 {
+		wg.Go(func() { p.rescanEvery(ctx) })
 	}
 	wg.Wait()
 	return nil

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/store"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
@@ -38,23 +39,8 @@ func (p *Pipeline) Recover(ctx context.Context) error {
 	if n > 0 {
 		p.log.Info("jobs interrupted by the last stop are queued again", "jobs", n)
 	}
-	entries, err := os.ReadDir(p.cfg.SealedDir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := p.rescan(ctx, 0); err != nil {
 		return fmt.Errorf("pipeline: recover: %w", err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), capture.Ext) {
-			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		path := filepath.Join(p.cfg.SealedDir, e.Name())
-		if err := p.reconcile(ctx, path); err != nil {
-			p.log.Error("reconciling a sealed capture", "path", path, "error", err)
-			p.publish(MetricOrphan, event.LevelError, fmt.Sprintf("%s cannot be taken into the recording pipeline and is left in place: %v", path, err),
-				nil, -1, map[string]string{"path": path, "error": err.Error()})
-		}
 	}
 	if err := p.flagMissing(ctx); err != nil {
 		return fmt.Errorf("pipeline: recover: %w", err)
@@ -63,6 +49,59 @@ func (p *Pipeline) Recover(ctx context.Context) error {
 		s.notify()
 	}
 	return nil
+}
+
+// rescanGrace is how old a sealed file must be before a periodic rescan
+// looks at it: a younger one may be between its move into the sealed
+// directory and the capture writer's call to Sealed.
+const rescanGrace = time.Minute
+
+// rescan accounts for every capture in the sealed directory last modified
+// more than grace ago.
+func (p *Pipeline) rescan(ctx context.Context, grace time.Duration) error {
+	entries, err := os.ReadDir(p.cfg.SealedDir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), capture.Ext) {
+			continue
+		}
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < grace {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		path := filepath.Join(p.cfg.SealedDir, e.Name())
+		err := p.reconcile(ctx, path)
+		if _, serr := os.Stat(path); err == nil || errors.Is(serr, os.ErrNotExist) {
+			continue // fine, or deleted by retention meanwhile
+		}
+		p.log.Error("reconciling a sealed capture", "path", path, "error", err)
+		p.publish(MetricOrphan, event.LevelError, fmt.Sprintf("%s cannot be taken into the recording pipeline and is left in place: %v", path, err),
+			nil, -1, map[string]string{"path": path, "error": err.Error()})
+	}
+	return nil
+}
+
+// rescanEvery runs rescan every RescanEvery until ctx ends.
+func (p *Pipeline) rescanEvery(ctx context.Context) {
+	t := time.NewTicker(p.cfg.RescanEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := p.rescan(ctx, rescanGrace); err != nil && ctx.Err() == nil {
+			p.log.Error("rescanning the sealed directory", "error", err)
+		}
+		for _, s := range p.wake {
+			s.notify()
+		}
+	}
 }
 
 // reconcile accounts for one file of the sealed directory.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/store"
@@ -43,21 +44,15 @@ func (p *Pipeline) upload(ctx context.Context, job store.Job) {
 		p.uploadFailed(ctx, job, seg, &sess, "", fmt.Errorf("%w: %v", errPermanent, err))
 		return
 	}
-	var total, done int64
+	var total int64
 	for _, o := range objs {
 		total += o.size
 	}
-	last := 0
-	progress := func(n int64) {
-		done += n
-		if pct := int(min(99, done*100/max(total, 1))); pct != last {
-			last = pct
-			_ = p.cfg.Store.UpdateJobProgress(ctx, job.ID, pct)
-		}
-	}
+	uctx, cancel := context.WithTimeout(ctx, p.cfg.UploadTimeout)
+	defer cancel()
+	progress := newProgress(total, func(pct int) { _ = p.cfg.Store.UpdateJobProgress(uctx, job.ID, pct) })
 	for _, o := range objs {
-		err := p.putVerified(ctx, sess, seg, o, progress)
-		if err != nil {
+		if err := p.putVerified(uctx, sess, seg, o, progress); err != nil {
 			p.uploadFailed(ctx, job, seg, &sess, o.key, err)
 			return
 		}
@@ -211,6 +206,24 @@ func (p *Pipeline) sessionUploaded(ctx context.Context, sess *store.Session) {
 		}
 	}
 	p.setRecordingState(ctx, sess, store.RecordingUploaded, false)
+}
+
+// newProgress returns a function that takes byte counts and reports the
+// percentage of total done whenever it changes (at most 99: done is the
+// job's finish).
+func newProgress(total int64, report func(pct int)) func(int64) {
+	var mu sync.Mutex
+	var done int64
+	last := 0
+	return func(n int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		done += n
+		if pct := int(min(99, done*100/max(total, 1))); pct != last {
+			last = pct
+			report(pct)
+		}
+	}
 }
 
 // countingReader reports each read's size.
