@@ -35,7 +35,7 @@ func fileExists(p string) bool {
 
 func TestConformance(t *testing.T) {
 	bin := pluginBinary(t)
-	for _, cfg := range []string{`{"cef":false,"timezone":"UTC"}`, `{"cef":true,"timezone":"UTC"}`} {
+	for _, cfg := range []string{`{"cef":false,"timezone":"UTC"}`, `{"cef":true,"timezone":"UTC","version":"1.0"}`} {
 		t.Run(cfg, func(t *testing.T) {
 			direct := configured(t, cfg)
 			t.Run("Direct", func(t *testing.T) { sdktest.LogFormatConformance(t, direct) })

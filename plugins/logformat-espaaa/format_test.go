@@ -54,7 +54,7 @@ func TestFormatGolden(t *testing.T) {
 		Domain: "MULLTIDOMAIN", Extra: map[string]string{"count": "1"}}
 	flush := event.Event{Time: t0, MetricName: "sso.cache.flush", Level: "INFO", Host: "lb100",
 		Extra: map[string]string{"user_sessions": "1"}}
-	generic := event.Event{Time: t0, MetricName: "recording.upload", Level: "INFO", Message: "uploaded s-1"}
+	generic := event.Event{Time: t0, MetricName: "recording.upload.done", Level: "INFO", Message: "uploaded s-1"}
 	tests := []struct {
 		name  string
 		ev    event.Event
@@ -87,7 +87,7 @@ func TestFormatGolden(t *testing.T) {
 			"2021-09-08T07:34:22-04:00 lb100 ssomgr: CEF:0|Vigil|Gateway|dev|104|Flush SSO cache|1|event=Flush SSO cache msg=SSO cache being flushed user sessions:1 cookie sessions:0"},
 		{"generic, no host", generic,
 			"2021-09-08T07:34:22-04:00 - ssomgr: msg=uploaded s-1",
-			"2021-09-08T07:34:22-04:00 - ssomgr: CEF:0|Vigil|Gateway|dev|212|Recording uploaded|1|event=Recording uploaded msg=uploaded s-1"},
+			"2021-09-08T07:34:22-04:00 - ssomgr: CEF:0|Vigil|Gateway|dev|212|Recording upload|1|event=Recording upload msg=uploaded s-1"},
 	}
 	plain := configured(t, `{"timezone":"America/New_York"}`)
 	cef := configured(t, `{"cef":true,"timezone":"America/New_York"}`)
