@@ -27,7 +27,10 @@ check lintian lintian
 check protoc protobuf-compiler
 check script bsdutils
 check debootstrap debootstrap
+check dpkg-shlibdeps dpkg-dev
+check man man-db
 check systemd-analyze systemd
+check deb-systemd-helper init-system-helpers
 check gcc gcc
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need_apt+=(rsyslog-gnutls)
 
