@@ -26,9 +26,10 @@ func (d *Daemon) startVNC(ctx context.Context) error {
 	if cert == "" || key == "" {
 		cert, key = filepath.Join(d.layout.Keys(), "vnc.crt"), filepath.Join(d.layout.Keys(), "vnc.key")
 	}
-	host, _ := os.Hostname()
+	// A generated certificate names the listen address, localhost,
+	// 127.0.0.1 and the host name (vncproxy's defaults).
 	srv, err := vncproxy.New(vncproxy.Config{
-		ListenAddr: cfg.VNC.Listen, TLSCertFile: cert, TLSKeyFile: key, TLSHosts: []string{host},
+		ListenAddr: cfg.VNC.Listen, TLSCertFile: cert, TLSKeyFile: key,
 		RecordInput:   cfg.Recording.RecordInput,
 		Authenticator: vncAuth{storeAuth{d.store}},
 		Targets:       vncTargets{storeTargets{d.store, store.ProtocolVNC}},

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
 
@@ -19,16 +20,14 @@ func BenchmarkFrameUpdateLatency(b *testing.B) {
 	x := requireX11vnc(b)
 	xLock.Lock()
 	defer xLock.Unlock()
-	xrun(b, x.d, "xsetroot", "-solid", "#336699")
-	g := newGateway(b, []Target{x.target("desk")})
-	run := func(b *testing.B, c *vncClient) {
+	vnctest.XRun(b, x.D, "xsetroot", "-solid", "#336699")
+	g := newGateway(b, []Target{x11Target(x, "desk")})
+	run := func(b *testing.B, c *vnctest.Client) {
 		got := make(chan struct{}, 1)
-		c.mu.Lock()
-		c.onUpdate = func() { got <- struct{}{} }
-		c.mu.Unlock()
-		c.setEncodings(rfbwire.EncZRLE, rfbwire.EncRaw)
+		c.OnUpdate(func() { got <- struct{}{} })
+		c.SetEncodings(rfbwire.EncZRLE, rfbwire.EncRaw)
 		round := func() {
-			c.request(false, 0, 0, 256, 256)
+			c.Request(false, 0, 0, 256, 256)
 			select {
 			case <-got:
 			case <-time.After(20 * time.Second):
@@ -50,11 +49,11 @@ func BenchmarkFrameUpdateLatency(b *testing.B) {
 		b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N*perOp), "µs/update")
 	}
 	b.Run("baseline", func(b *testing.B) {
-		c, err := dialVNC(x.addr(), loginOpts{vncPassword: x.password})
+		c, err := vnctest.Dial(x.Addr(), vnctest.LoginOpts{VncPassword: x.Password})
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer c.close()
+		defer c.Close()
 		run(b, c)
 	})
 	b.Run("vigil", func(b *testing.B) {
@@ -62,7 +61,7 @@ func BenchmarkFrameUpdateLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer c.close()
+		defer c.Close()
 		run(b, c)
 		sdktest.WaitFor(b, 10*time.Second, "the session to be live", func() bool { return g.reg.Count() == 1 })
 	})

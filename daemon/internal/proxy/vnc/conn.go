@@ -431,7 +431,7 @@ func (c *gwConn) connect(t Target) bool {
 	c.mu.Unlock()
 	c.handle = c.cfg.Sessions.Register(sessions.Info{
 		ID: c.id, Protocol: "vnc", User: c.user.Name, Target: t.Name,
-		Client: c.nc.RemoteAddr().String(), Start: c.start,
+		Client: c.nc.RemoteAddr().String(), Start: c.start, Recorded: record,
 	}, c.kill)
 	e := c.newEvent("session.create", event.LevelInfo, "VNC session started")
 	e.Result = "success"

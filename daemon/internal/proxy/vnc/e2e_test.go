@@ -2,17 +2,14 @@ package vncproxy
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"math"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
@@ -54,72 +51,6 @@ func videoOf(t testing.TB, res sdk.RenderResult, dir string) string {
 	return ""
 }
 
-type videoInfo struct {
-	codec         string
-	width, height int
-	duration      float64
-	frames        int
-}
-
-func ffprobe(t testing.TB, path string) videoInfo {
-	t.Helper()
-	bin := sdktest.RequirePeer(t, "ffprobe")
-	out, err := exec.Command(bin, "-v", "error", "-select_streams", "v:0", "-count_frames",
-		"-show_entries", "stream=codec_name,width,height,nb_read_frames:format=duration", "-of", "json", path).Output()
-	if err != nil {
-		t.Fatalf("ffprobe: %v", err)
-	}
-	var v struct {
-		Streams []struct {
-			CodecName    string `json:"codec_name"`
-			Width        int    `json:"width"`
-			Height       int    `json:"height"`
-			NbReadFrames string `json:"nb_read_frames"`
-		} `json:"streams"`
-		Format struct {
-			Duration string `json:"duration"`
-		} `json:"format"`
-	}
-	if err := json.Unmarshal(out, &v); err != nil || len(v.Streams) != 1 {
-		t.Fatalf("ffprobe: %s %v", out, err)
-	}
-	info := videoInfo{codec: v.Streams[0].CodecName, width: v.Streams[0].Width, height: v.Streams[0].Height}
-	info.duration, _ = strconv.ParseFloat(v.Format.Duration, 64)
-	info.frames, _ = strconv.Atoi(v.Streams[0].NbReadFrames)
-	return info
-}
-
-// frameAt decodes the video's frame at d into RGB24.
-func frameAt(t testing.TB, path string, d time.Duration, w, h int) []byte {
-	t.Helper()
-	out, err := exec.Command(sdktest.RequirePeer(t, "ffmpeg"), "-v", "error", "-ss", fmt.Sprintf("%.3f", d.Seconds()),
-		"-i", path, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
-	if err != nil || len(out) != 3*w*h {
-		t.Fatalf("frame at %s: %d bytes, %v", d, len(out), err)
-	}
-	return out
-}
-
-func colourAt(f []byte, w, x, y int) [3]byte {
-	p := f[3*(y*w+x):]
-	return [3]byte{p[0], p[1], p[2]}
-}
-
-func close3(a, b [3]byte, tol int) bool {
-	for i := range a {
-		if d := int(a[i]) - int(b[i]); d > tol || d < -tol {
-			return false
-		}
-	}
-	return true
-}
-
-var (
-	red   = [3]byte{255, 0, 0}
-	blue  = [3]byte{0, 0, 255}
-	white = [3]byte{255, 255, 255}
-)
-
 // xLock keeps tests that change the shared X screen apart.
 var xLock sync.Mutex
 
@@ -133,7 +64,7 @@ func TestX11vncSessionRenders(t *testing.T) {
 	sdktest.RequirePeer(t, "ffmpeg")
 	xLock.Lock()
 	defer xLock.Unlock()
-	g := newGateway(t, []Target{x.target("desk")})
+	g := newGateway(t, []Target{x11Target(x, "desk")})
 	rec := launchRecorder(t)
 	pf565 := rfbwire.PixelFormat{BitsPerPixel: 16, Depth: 16, TrueColour: true, RedMax: 31, GreenMax: 63, BlueMax: 31, RedShift: 11, GreenShift: 5}
 	pf233 := rfbwire.PixelFormat{BitsPerPixel: 8, Depth: 8, TrueColour: true, RedMax: 7, GreenMax: 7, BlueMax: 3, RedShift: 0, GreenShift: 3, BlueShift: 6}
@@ -150,37 +81,37 @@ func TestX11vncSessionRenders(t *testing.T) {
 		{"rre-8bpp", &pf233, []int32{rfbwire.EncRRE, rfbwire.EncCopyRect, rfbwire.EncRaw}, 640, 360, 5},
 	} {
 		t.Run(v.name, func(t *testing.T) {
-			xrun(t, x.d, "xsetroot", "-solid", "black")
+			vnctest.XRun(t, x.D, "xsetroot", "-solid", "black")
 			before := len(g.rec.all())
 			c := g.mustDial(t, "alice:desk")
-			if c.init.Width != 1280 || c.init.Height != 720 {
-				t.Fatalf("ServerInit %+v", c.init)
+			if c.Init.Width != 1280 || c.Init.Height != 720 {
+				t.Fatalf("ServerInit %+v", c.Init)
 			}
 			if v.pf != nil {
-				c.setPixelFormat(*v.pf)
+				c.SetPixelFormat(*v.pf)
 			}
-			c.setEncodings(v.encs...)
-			c.follow()
-			c.request(false, 0, 0, 1280, 720)
-			c.waitUpdates(t, 1)
+			c.SetEncodings(v.encs...)
+			c.Follow()
+			c.Request(false, 0, 0, 1280, 720)
+			c.WaitUpdates(t, 1)
 			// Each phase: make the change, wait for the gateway to relay
 			// an update made after it, then hold the screen for a while
 			// (the recording needs that time on its time line).
 			type span struct{ from, to time.Time }
 			phase := func(change func()) span {
 				change()
-				n := c.updateCount()
-				c.waitUpdates(t, n+1)
+				n := c.UpdateCount()
+				c.WaitUpdates(t, n+1)
 				from := time.Now()
 				time.Sleep(1200 * time.Millisecond)
 				return span{from, time.Now()}
 			}
-			redSpan := phase(func() { xrun(t, x.d, "xsetroot", "-solid", "red") })
-			blueSpan := phase(func() { xrun(t, x.d, "xsetroot", "-solid", "blue") })
+			redSpan := phase(func() { vnctest.XRun(t, x.D, "xsetroot", "-solid", "red") })
+			blueSpan := phase(func() { vnctest.XRun(t, x.D, "xsetroot", "-solid", "blue") })
 			termSpan := phase(func() {
-				xstart(t, x.d, "xterm", "-geometry", "60x12+0+0", "-bg", "white", "-fg", "black", "-e", "sh", "-c", "echo vigil; sleep 120")
+				vnctest.XStart(t, x.D, "xterm", "-geometry", "60x12+0+0", "-bg", "white", "-fg", "black", "-e", "sh", "-c", "echo vigil; sleep 120")
 			})
-			c.close()
+			c.Close()
 			sdktest.WaitFor(t, 20*time.Second, "the capture", func() bool { return len(g.rec.all()) == before+1 })
 			oc := g.rec.all()[before]
 			select {
@@ -197,13 +128,13 @@ func TestX11vncSessionRenders(t *testing.T) {
 				t.Fatal(err)
 			}
 			video := videoOf(t, res, dir)
-			info := ffprobe(t, video)
-			if info.codec != "h264" || info.width != v.w || info.height != v.h ||
-				math.Abs(info.duration-res.Duration.Seconds()) > 1/float64(v.fps)+0.001 {
+			info := vnctest.FFprobe(t, video)
+			if info.Codec != "h264" || info.Width != v.w || info.Height != v.h ||
+				math.Abs(info.Duration-res.Duration.Seconds()) > 1/float64(v.fps)+0.001 {
 				t.Errorf("video %+v, want h264 %dx%d lasting %.3fs ±%.3f", info, v.w, v.h, res.Duration.Seconds(), 1/float64(v.fps))
 			}
-			if want := math.Ceil(res.Duration.Seconds() * float64(v.fps)); math.Abs(float64(info.frames)-want) > 1 {
-				t.Errorf("%d frames, want %.0f", info.frames, want)
+			if want := math.Ceil(res.Duration.Seconds() * float64(v.fps)); math.Abs(float64(info.Frames)-want) > 1 {
+				t.Errorf("%d frames, want %.0f", info.Frames, want)
 			}
 			start := oc.meta.Start
 			mid := func(s span) time.Duration { return s.from.Add(s.to.Sub(s.from) / 2).Sub(start) }
@@ -215,13 +146,13 @@ func TestX11vncSessionRenders(t *testing.T) {
 				x, y   int
 				colour [3]byte
 			}{
-				{"red screen", mid(redSpan), sx, sy, red},
-				{"blue screen", mid(blueSpan), sx, sy, blue},
-				{"blue beside the xterm", mid(termSpan), sx, sy, blue},
-				{"the xterm's white", mid(termSpan), tx, ty, white},
+				{"red screen", mid(redSpan), sx, sy, vnctest.Red},
+				{"blue screen", mid(blueSpan), sx, sy, vnctest.Blue},
+				{"blue beside the xterm", mid(termSpan), sx, sy, vnctest.Blue},
+				{"the xterm's white", mid(termSpan), tx, ty, vnctest.White},
 			} {
-				f := frameAt(t, video, chk.at, v.w, v.h)
-				if got := colourAt(f, v.w, chk.x, chk.y); !close3(got, chk.colour, 48) {
+				f := vnctest.FrameAt(t, video, chk.at, v.w, v.h)
+				if got := vnctest.ColourAt(f, v.w, chk.x, chk.y); !vnctest.Near(got, chk.colour, 48) {
 					t.Errorf("%s at %s: pixel (%d,%d) is %v, want %v", chk.what, chk.at, chk.x, chk.y, got, chk.colour)
 				}
 			}

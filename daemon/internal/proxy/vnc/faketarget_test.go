@@ -129,7 +129,7 @@ func (ft *fakeTarget) handshake(c *fakeConn) bool {
 		if _, err := io.ReadFull(c.r, resp[:]); err != nil {
 			return false
 		}
-		want := VncAuthResponse(ft.password, ch)
+		want := rfbwire.VncAuthResponse(ft.password, ch)
 		if subtle.ConstantTimeCompare(resp[:], want[:]) != 1 {
 			c.Write(rfbwire.SecurityResult(rfbwire.V38, "wrong password"))
 			return false

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"os"
 	"slices"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/vigilgw/vigil/daemon/internal/admission"
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/daemon/internal/sessions"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
@@ -28,19 +28,19 @@ func TestRelayAndRecording(t *testing.T) {
 			ft := startFakeTarget(t, &fakeTarget{password: "tgt-pass"})
 			g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.RecordInput = recordInput })
 			c := g.mustDial(t, "alice:desk")
-			if c.init.Width != 64 || c.init.Height != 48 || c.init.Name != "fake desktop [session recorded]" {
-				t.Errorf("ServerInit %+v", c.init)
+			if c.Init.Width != 64 || c.Init.Height != 48 || c.Init.Name != "fake desktop [session recorded]" {
+				t.Errorf("ServerInit %+v", c.Init)
 			}
-			c.setEncodings(rfbwire.EncTight, 6 /* zlib */, rfbwire.EncZRLE, -312 /* fence */, rfbwire.EncRaw, rfbwire.EncCursor)
-			c.request(false, 0, 0, 64, 48)
-			c.waitUpdates(t, 1)
-			c.pointer(1, 10, 20)
-			c.key(true, 'x')
+			c.SetEncodings(rfbwire.EncTight, 6 /* zlib */, rfbwire.EncZRLE, -312 /* fence */, rfbwire.EncRaw, rfbwire.EncCursor)
+			c.Request(false, 0, 0, 64, 48)
+			c.WaitUpdates(t, 1)
+			c.Pointer(1, 10, 20)
+			c.Key(true, 'x')
 			// A pixel format change: the next update comes in 16 bits.
 			pf16 := rfbwire.PixelFormat{BitsPerPixel: 16, Depth: 16, TrueColour: true, RedMax: 31, GreenMax: 63, BlueMax: 31, RedShift: 11, GreenShift: 5}
-			c.setPixelFormat(pf16)
-			c.request(false, 8, 8, 4, 4)
-			c.waitUpdates(t, 2)
+			c.SetPixelFormat(pf16)
+			c.Request(false, 8, 8, 4, 4)
+			c.WaitUpdates(t, 2)
 			g.events.wait(t, "session.create")
 			fc := ft.conns[0]
 			sdktest.WaitFor(t, 10*time.Second, "the target to get the key event", func() bool {
@@ -55,7 +55,7 @@ func TestRelayAndRecording(t *testing.T) {
 			if want := []int32{rfbwire.EncTight, rfbwire.EncZRLE, rfbwire.EncRaw, rfbwire.EncCursor}; !slices.Equal(encs, want) {
 				t.Errorf("the target got encodings %v, want %v", encs, want)
 			}
-			c.close()
+			c.Close()
 			g.events.wait(t, "session.destroy")
 
 			recs := g.rec.records(t, g.rec.only(t))
@@ -162,7 +162,7 @@ func TestLoginFailures(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := len(g.events.named(c.metric))
-			_, err := dialVNC(g.addr, loginOpts{user: c.login, password: c.password, roots: g.roots})
+			_, err := vnctest.Dial(g.addr, vnctest.LoginOpts{User: c.login, Password: c.password, Roots: g.roots})
 			var re *rfbwire.RefusedError
 			if !errors.As(err, &re) || !strings.Contains(re.Reason, c.reason) {
 				t.Fatalf("login: %v, want a refusal saying %q", err, c.reason)
@@ -190,9 +190,9 @@ func TestOnlyTarget(t *testing.T) {
 	g.targets.byUser["ad:alice"] = []Target{ft.target("desk")}
 	for _, login := range []string{"ad:alice:", "ad:alice:desk"} {
 		c := g.mustDial(t, login)
-		c.request(false, 0, 0, 8, 8)
-		c.waitUpdates(t, 1)
-		c.close()
+		c.Request(false, 0, 0, 8, 8)
+		c.WaitUpdates(t, 1)
+		c.Close()
 	}
 	if n := len(g.rec.all()); n != 0 {
 		t.Errorf("%d captures for an unrecorded user", n)
@@ -248,7 +248,7 @@ func TestTargetFailures(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{password: "right"})
 	wrong := ft.target("desk")
 	wrong.Password = "wrong"
-	down, err := freePort()
+	down, err := vnctest.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,28 +286,28 @@ func TestViewerHandshakes(t *testing.T) {
 	g := newGateway(t, []Target{ft.target("desk")})
 	for _, c := range []struct {
 		name string
-		o    loginOpts
+		o    vnctest.LoginOpts
 		want string
 	}{
-		{"rfb 3.3", loginOpts{version: "RFB 003.003\n"}, "RFB 3.3"},
-		{"vncauth chosen", loginOpts{security: rfbwire.SecVncAuth}, "only accepts VeNCrypt"},
-		{"tls plain", loginOpts{subtype: rfbwire.VeNCryptTLSPlain}, "subtype refused"},
+		{"rfb 3.3", vnctest.LoginOpts{Version: "RFB 003.003\n"}, "RFB 3.3"},
+		{"vncauth chosen", vnctest.LoginOpts{Security: rfbwire.SecVncAuth}, "only accepts VeNCrypt"},
+		{"tls plain", vnctest.LoginOpts{Subtype: rfbwire.VeNCryptTLSPlain}, "subtype refused"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := dialVNC(g.addr, c.o)
+			_, err := vnctest.Dial(g.addr, c.o)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("login: %v, want an error naming %q", err, c.want)
 			}
 		})
 	}
 	// A 3.7 viewer logs in; its failures carry no reason (3.7 has none).
-	c, err := dialVNC(g.addr, loginOpts{version: "RFB 003.007\n", user: "alice:desk", password: alicePassword, roots: g.roots})
+	c, err := vnctest.Dial(g.addr, vnctest.LoginOpts{Version: "RFB 003.007\n", User: "alice:desk", Password: alicePassword, Roots: g.roots})
 	if err != nil {
 		t.Fatalf("3.7 login: %v", err)
 	}
-	c.request(false, 0, 0, 4, 4)
-	c.waitUpdates(t, 1)
-	c.close()
+	c.Request(false, 0, 0, 4, 4)
+	c.WaitUpdates(t, 1)
+	c.Close()
 }
 
 // TestKill: killing a live session through the registry closes both
@@ -316,8 +316,8 @@ func TestKill(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{})
 	g := newGateway(t, []Target{ft.target("desk")})
 	c := g.mustDial(t, "alice:desk")
-	c.request(false, 0, 0, 8, 8)
-	c.waitUpdates(t, 1)
+	c.Request(false, 0, 0, 8, 8)
+	c.WaitUpdates(t, 1)
 	g.events.wait(t, "session.create")
 	live := g.reg.List()
 	if len(live) != 1 || live[0].Protocol != "vnc" || live[0].User != "alice" || live[0].Target != "desk" {
@@ -328,7 +328,7 @@ func TestKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-c.done:
+	case <-c.Done():
 	case <-time.After(time.Second):
 		t.Fatal("the viewer's connection is still open a second after the kill")
 	}
@@ -354,12 +354,12 @@ func TestRecordingFailureEndsSession(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{})
 	g := newGateway(t, []Target{ft.target("desk")}, func(_ *Config, g *gateway) { g.rec.failAfter = 5 })
 	c := g.mustDial(t, "alice:desk")
-	c.follow()
-	c.request(false, 0, 0, 64, 48)
+	c.Follow()
+	c.Request(false, 0, 0, 64, 48)
 	if e := g.events.wait(t, "session.destroy"); e.Reason != "recording_failed" {
 		t.Errorf("destroy reason %q", e.Reason)
 	}
-	<-c.done
+	<-c.Done()
 }
 
 // TestIdleTimeout: no input for IdleTimeout ends the session, even while
@@ -368,8 +368,8 @@ func TestIdleTimeout(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{})
 	g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.IdleTimeout = 300 * time.Millisecond })
 	c := g.mustDial(t, "alice:desk")
-	c.follow()
-	c.request(true, 0, 0, 8, 8)
+	c.Follow()
+	c.Request(true, 0, 0, 8, 8)
 	if e := g.events.wait(t, "session.destroy"); e.Reason != "idle_timeout" {
 		t.Errorf("destroy reason %q", e.Reason)
 	}
@@ -380,8 +380,8 @@ func TestShutdown(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{})
 	g := newGateway(t, []Target{ft.target("desk")})
 	c := g.mustDial(t, "alice:desk")
-	c.request(false, 0, 0, 8, 8)
-	c.waitUpdates(t, 1)
+	c.Request(false, 0, 0, 8, 8)
+	c.WaitUpdates(t, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	if err := g.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -401,7 +401,7 @@ func TestClientProtocolError(t *testing.T) {
 	ft := startFakeTarget(t, &fakeTarget{})
 	g := newGateway(t, []Target{ft.target("desk")})
 	c := g.mustDial(t, "alice:desk")
-	c.send([]byte{99, 0, 0, 0})
+	c.Send([]byte{99, 0, 0, 0})
 	if e := g.events.wait(t, "session.destroy"); e.Reason != "client_protocol_error" {
 		t.Errorf("destroy reason %q", e.Reason)
 	}
@@ -443,24 +443,6 @@ func TestParseLoginName(t *testing.T) {
 		if (err != nil) != c.wantErrStr || ln.User != c.user || ln.Target != c.tgt {
 			t.Errorf("ParseLoginName(%q) = %+v, %v", c.in, ln, err)
 		}
-	}
-}
-
-// TestVncAuthResponse checks the DES answer against a vector computed
-// independently: `openssl enc -des-ecb -nopad -K 0e86ceceeef64e26` (the
-// bytes of "password", each bit-reversed) over the challenge 00..0f.
-func TestVncAuthResponse(t *testing.T) {
-	var ch [16]byte
-	for i := range ch {
-		ch[i] = byte(i)
-	}
-	got := VncAuthResponse("password", ch)
-	want, _ := hex.DecodeString("b866924125c8eebb9debc1db61c538e2")
-	if !bytes.Equal(got[:], want) {
-		t.Errorf("response %x, want %x", got, want)
-	}
-	if VncAuthResponse("password-longer", ch) != got {
-		t.Error("bytes past the eighth changed the answer")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/admission"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/daemon/internal/sessions"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
@@ -317,17 +318,17 @@ func newGateway(t testing.TB, targets []Target, opts ...func(*Config, *gateway))
 }
 
 // dial logs in as login with alice's password.
-func (g *gateway) dial(login string) (*vncClient, error) {
-	return dialVNC(g.addr, loginOpts{user: login, password: alicePassword, roots: g.roots})
+func (g *gateway) dial(login string) (*vnctest.Client, error) {
+	return vnctest.Dial(g.addr, vnctest.LoginOpts{User: login, Password: alicePassword, Roots: g.roots})
 }
 
-func (g *gateway) mustDial(t testing.TB, login string) *vncClient {
+func (g *gateway) mustDial(t testing.TB, login string) *vnctest.Client {
 	t.Helper()
 	c, err := g.dial(login)
 	if err != nil {
 		t.Fatalf("login as %s: %v", login, err)
 	}
-	t.Cleanup(c.close)
+	t.Cleanup(c.Close)
 	return c
 }
 

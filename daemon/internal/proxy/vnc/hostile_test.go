@@ -133,14 +133,14 @@ func TestHostileTarget(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cl.setEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncDesktopSize)
-				cl.request(false, 0, 0, 64, 48)
+				cl.SetEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncDesktopSize)
+				cl.Request(false, 0, 0, 64, 48)
 				sdktest.WaitFor(t, 20*time.Second, "the session to end", func() bool { return len(g.events.named("session.destroy")) > before })
 				if e := g.events.named("session.destroy")[before]; e.Reason != c.reason {
 					t.Errorf("destroy reason %q, want %q", e.Reason, c.reason)
 				}
-				<-cl.done
-				if n := cl.updateCount(); n != c.updates {
+				<-cl.Done()
+				if n := cl.UpdateCount(); n != c.updates {
 					t.Errorf("the viewer got %d updates, want %d", n, c.updates)
 				}
 			}
@@ -206,10 +206,10 @@ func TestHostileTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cl.setEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncRRE, rfbwire.EncTRLE, rfbwire.EncTight, rfbwire.EncCopyRect)
-			cl.request(false, 0, 0, 64, 48)
+			cl.SetEncodings(rfbwire.EncZRLE, rfbwire.EncHextile, rfbwire.EncRaw, rfbwire.EncRRE, rfbwire.EncTRLE, rfbwire.EncTight, rfbwire.EncCopyRect)
+			cl.Request(false, 0, 0, 64, 48)
 			sdktest.WaitFor(t, 20*time.Second, "the session to end", func() bool { return len(g.events.named("session.destroy")) > before })
-			cl.close()
+			cl.Close()
 			oc := g.rec.all()[n]
 			<-oc.closed
 			if res := capture.VerifyFile(oc.sealed, g.rec.pub); res.Status != capture.Intact {
@@ -225,6 +225,6 @@ func TestHostileTarget(t *testing.T) {
 		t.Errorf("the recorder plugin after the hostile renders: %v", err)
 	}
 	c := g.mustDial(t, "alice:ok")
-	c.request(false, 0, 0, 64, 48)
-	c.waitUpdates(t, 1)
+	c.Request(false, 0, 0, 64, 48)
+	c.WaitUpdates(t, 1)
 }

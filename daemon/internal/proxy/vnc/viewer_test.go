@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
@@ -24,28 +25,28 @@ func TestTigerVNCViewer(t *testing.T) {
 	sdktest.RequirePeer(t, "ffmpeg")
 	xLock.Lock()
 	defer xLock.Unlock()
-	xrun(t, x.d, "xsetroot", "-solid", "black")
-	g := newGateway(t, []Target{x.target("desk")})
-	vd, err := startXvfb(1280, 720)
+	vnctest.XRun(t, x.D, "xsetroot", "-solid", "black")
+	g := newGateway(t, []Target{x11Target(x, "desk")})
+	vd, err := vnctest.StartXvfb(1280, 720)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(vd.xvfb.stop)
+	t.Cleanup(vd.Xvfb.Stop)
 
 	_, port, _ := net.SplitHostPort(g.addr)
 	cmd := exec.Command(viewerBin,
 		"-SecurityTypes", "X509Plain", "-X509CA", g.certPEM, "-X509CRL", "",
 		"-ReconnectOnError=0", "-AlertOnFatalError=0", "-Shared=1", "-FullScreen=0",
 		"127.0.0.1::"+port)
-	cmd.Env = append(vd.env(), "HOME="+t.TempDir(), "VNC_USERNAME=alice:desk", "VNC_PASSWORD="+alicePassword)
-	viewer, err := startChild("xtigervncviewer", cmd)
+	cmd.Env = append(vd.Env(), "HOME="+t.TempDir(), "VNC_USERNAME=alice:desk", "VNC_PASSWORD="+alicePassword)
+	viewer, err := vnctest.StartChild("xtigervncviewer", cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(viewer.stop)
+	t.Cleanup(viewer.Stop)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("viewer output:\n%s", viewer.out)
+			t.Logf("viewer output:\n%s", viewer.Out)
 		}
 	})
 
@@ -65,19 +66,18 @@ func TestTigerVNCViewer(t *testing.T) {
 		return s.BytesOut
 	}
 	sdktest.WaitFor(t, 20*time.Second, "the first screen to reach the viewer", func() bool { return bytesOut() > 1000 })
-	xrun(t, x.d, "xsetroot", "-solid", "green")
+	vnctest.XRun(t, x.D, "xsetroot", "-solid", "green")
 	// The viewer shows it: its own screen turns green where the remote
 	// desktop is drawn (ffmpeg grabs the viewer's X display).
 	grab := func() [3]byte {
 		out, err := exec.Command(sdktest.RequirePeer(t, "ffmpeg"), "-v", "error", "-f", "x11grab", "-video_size", "1280x720",
-			"-i", ":"+strconv.Itoa(vd.num), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
+			"-i", ":"+strconv.Itoa(vd.Num), "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-").Output()
 		if err != nil || len(out) != 3*1280*720 {
 			t.Fatalf("grabbing the viewer's screen: %v", err)
 		}
-		return colourAt(out, 1280, 400, 300)
+		return vnctest.ColourAt(out, 1280, 400, 300)
 	}
-	green := [3]byte{0, 255, 0}
-	sdktest.WaitFor(t, 20*time.Second, "the viewer to show the green screen", func() bool { return close3(grab(), green, 40) })
+	sdktest.WaitFor(t, 20*time.Second, "the viewer to show the green screen", func() bool { return vnctest.Near(grab(), vnctest.Green, 40) })
 	greenSince := time.Now()
 	time.Sleep(1200 * time.Millisecond) // keep green on the recording's time line for a while
 	greenUntil := time.Now()
@@ -86,7 +86,7 @@ func TestTigerVNCViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-viewer.done:
+	case <-viewer.Done():
 	case <-time.After(10 * time.Second):
 		t.Fatal("the viewer is still running 10 s after its session was killed")
 	}
@@ -102,7 +102,7 @@ func TestTigerVNCViewer(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := greenSince.Add(greenUntil.Sub(greenSince) / 2).Sub(oc.meta.Start)
-	if got := colourAt(frameAt(t, videoOf(t, res, dir), at, 640, 360), 640, 200, 150); !close3(got, green, 48) {
+	if got := vnctest.ColourAt(vnctest.FrameAt(t, videoOf(t, res, dir), at, 640, 360), 640, 200, 150); !vnctest.Near(got, vnctest.Green, 48) {
 		t.Errorf("the recording at %s shows %v, want green", at, got)
 	}
 }
