@@ -46,21 +46,37 @@ func segmentIdentity(path string, pub []byte) (sessionID, protocol string, err e
 		return "", "", fmt.Errorf("capture: %s: %w", path, err)
 	}
 	defer r.Close()
-	sessionID = r.Header().SessionID
+	// The reader knows the header once Next has read the segment's
+	// first batch, whatever Next returns.
 	for i := 0; i < 64; i++ {
 		rec, err := r.Next()
+		if sessionID == "" {
+			sessionID = r.Header().SessionID
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return sessionID, "", err
+			if sessionID == "" {
+				return "", "", err
+			}
+			break
 		}
 		if rec.Kind == capture.Meta {
 			var m capture.SessionMeta
-			if json.Unmarshal(rec.Payload, &m) == nil && m.Protocol != "" {
-				return sessionID, m.Protocol, nil
+			if json.Unmarshal(rec.Payload, &m) == nil {
+				if sessionID == "" {
+					sessionID = m.SessionID
+				}
+				if m.Protocol != "" {
+					protocol = m.Protocol
+					break
+				}
 			}
 		}
 	}
-	return sessionID, "", nil
+	if sessionID == "" {
+		return "", protocol, fmt.Errorf("capture: %s: no session id in the header or the meta records", path)
+	}
+	return sessionID, protocol, nil
 }

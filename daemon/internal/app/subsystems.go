@@ -58,6 +58,7 @@ func (d *Daemon) controlHandlers() map[string]control.HandlerFunc {
 		Start    any    `json:"start"`
 		BytesIn  int64  `json:"bytes_in"`
 		BytesOut int64  `json:"bytes_out"`
+		Recorded bool   `json:"recorded"`
 	}
 	type killReq struct {
 		ID   string `json:"id"`
@@ -69,7 +70,7 @@ func (d *Daemon) controlHandlers() map[string]control.HandlerFunc {
 		"sessions.list": func(context.Context, json.RawMessage) (any, error) {
 			out := []liveSession{}
 			for _, s := range d.sessions.List() {
-				out = append(out, liveSession{s.ID, s.Protocol, s.User, s.Target, s.Client, s.Start, s.BytesIn, s.BytesOut})
+				out = append(out, liveSession{s.ID, s.Protocol, s.User, s.Target, s.Client, s.Start, s.BytesIn, s.BytesOut, s.Recorded})
 			}
 			return out, nil
 		},

@@ -21,6 +21,9 @@ type Info struct {
 	Target   string // target name
 	Client   string // client ip:port
 	Start    time.Time
+	// Recorded says whether the session is being recorded (its user's
+	// groups say record_sessions=true).
+	Recorded bool
 }
 
 // Session is a snapshot of a live session: its Info and the bytes relayed so

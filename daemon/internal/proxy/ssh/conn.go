@@ -438,7 +438,7 @@ func (c *gwConn) setup(t Target) {
 	})
 	c.handle = c.cfg.Sessions.Register(sessions.Info{
 		ID: c.id, Protocol: "ssh", User: c.user.Name, Target: t.Name,
-		Client: c.nc.RemoteAddr().String(), Start: c.start,
+		Client: c.nc.RemoteAddr().String(), Start: c.start, Recorded: record,
 	}, c.kill)
 
 	e := c.newEvent("session.create", event.LevelInfo, "SSH session started")
