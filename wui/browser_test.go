@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 	"github.com/vigilgw/vigil/wui"
-	wuibrowser "github.com/vigilgw/vigil/wui/internal/browser"
+	wuibrowser "github.com/vigilgw/vigil/wui/browser"
 	"github.com/vigilgw/vigil/wui/wuitest"
 )
 

@@ -1,6 +1,7 @@
 package wui_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/url"
 	"regexp"
@@ -234,7 +235,7 @@ func TestSettingsSecretsAndErrors(t *testing.T) {
 	if strings.Contains(page, secret) || strings.Contains(s.do(req{path: "/api/v1/settings"}).body, secret) {
 		t.Fatal("the stored secret was shown")
 	}
-	contains(t, "settings", page, "Object storage secret", "stored (hidden)", "Queue length", "Minimum free space", "Syslog server")
+	contains(t, "settings", page, "Object storage secret", "stored (hidden)", "Queue length", "Minimum free space", "Sinks", "[[log.sink]]")
 
 	res := s.do(req{method: "POST", path: "/settings", form: url.Values{"recording.bitrate": {"fast"}, "recording.framerate": {"25"},
 		"recording.storage_secret": {"new-secret-1"}}})
@@ -256,8 +257,20 @@ func TestSettingsSecretsAndErrors(t *testing.T) {
 	if len(ev) != 1 || ev[0].Extra["keys"] != "recording.bitrate,recording.storage_secret" || strings.Contains(ev[0].Message, "new-secret-1") {
 		t.Errorf("settings event: %+v", ev)
 	}
-	// Saving the form untouched changes nothing, the secret included.
-	s.do(req{method: "POST", path: "/settings", form: url.Values{"recording.bitrate": {"2000"}, "recording.storage_secret": {""}}})
+	// Saving the form untouched changes nothing, the secret included, and
+	// the sinks' text though the browser sends its lines as CRLF.
+	var sinks string
+	all, _ := h.fake.Settings(context.Background())
+	for _, st := range all {
+		if st.Key == wui.SinksKey {
+			sinks = st.Value
+		}
+	}
+	if !strings.HasPrefix(sinks, "[[log.sink]]") {
+		t.Fatalf("the fake's sinks: %q", sinks)
+	}
+	s.do(req{method: "POST", path: "/settings", form: url.Values{"recording.bitrate": {"2000"}, "recording.storage_secret": {""},
+		wui.SinksKey: {strings.ReplaceAll(sinks, "\n", "\r\n") + "\r\n"}}})
 	if h.fake.SecretSetting("recording.storage_secret") != "new-secret-1" || len(h.events("settings.update")) != 1 {
 		t.Error("an untouched form changed something")
 	}

@@ -18,9 +18,13 @@ type settingField struct {
 	Section string
 	Label   string
 	Help    string
-	Kind    string // text, number, select (secrets are always write-only password fields)
+	Kind    string // text, number, select, textarea (secrets are always write-only password fields)
 	Choices []string
 }
+
+// SinksKey is the setting that holds every log sink at once: its value is
+// TOML text, one [[log.sink]] table per sink, as in the configuration file.
+const SinksKey = "log.sink"
 
 var settingFields = []settingField{
 	{"recording.storage_key", "Recording", "Object storage key", "Access key of the S3-compatible bucket recordings are uploaded to.", "text", nil},
@@ -34,12 +38,8 @@ var settingFields = []settingField{
 	{"recording.queue_length", "Recording", "Queue length", "Recordings encoded at once; each takes about one CPU core.", "number", nil},
 	{"recording.segment_max_bytes", "Recording", "Segment size", "Bytes after which a capture segment is sealed and queued (150 MB by default).", "number", nil},
 	{"recording.min_free_bytes", "Recording", "Minimum free space", "Recorded sessions are refused when the spool has less free space than this (500 MB by default).", "number", nil},
-	{"logging.retention", "Log sinks", "Log file retention", "How long rotated log files are kept (e.g. 168h).", "text", nil},
-	{"logging.file_formats", "Log sinks", "File formats", "Formats written to files under the log directory, comma-separated: json, cef, espaaa, userlog.", "text", nil},
-	{"logging.syslog.address", "Log sinks", "Syslog server", "host:port of the SIEM's syslog receiver; empty for none.", "text", nil},
-	{"logging.syslog.transport", "Log sinks", "Syslog transport", "", "select", []string{"udp", "tcp", "tls"}},
-	{"logging.syslog.protocol", "Log sinks", "Syslog message format", "", "select", []string{"rfc5424", "rfc3164"}},
-	{"logging.syslog.format", "Log sinks", "Syslog payload", "", "select", []string{"json", "cef", "espaaa", "userlog"}},
+	{"log.retention", "Log sinks", "Log file retention", "How long rotated event log files are kept (e.g. 7d); a sink's own retention overrides it.", "text", nil},
+	{SinksKey, "Log sinks", "Sinks", "Where events go, as [[log.sink]] tables of the configuration file: name, type (file or syslog), format (json, cef, espaaa, userlog), components; path for files; address, transport (udp, tcp, tls), rfc (5424 or 3164) for syslog. Empty: the configuration file's sinks apply again.", "textarea", nil},
 }
 
 type settingRow struct {
@@ -129,7 +129,8 @@ func (s *Server) settingsSubmit(ctx *fasthttp.RequestCtx) {
 		if !args.Has(st.Key) {
 			continue
 		}
-		v := strings.TrimSpace(string(args.Peek(st.Key)))
+		// A textarea's lines arrive as CRLF.
+		v := strings.TrimSpace(strings.ReplaceAll(string(args.Peek(st.Key)), "\r\n", "\n"))
 		submitted[st.Key] = v
 		switch {
 		case st.Secret && v != "":

@@ -9,6 +9,22 @@ import (
 	"github.com/vigilgw/vigil/wui"
 )
 
+// demoSinks are the log sinks the fake shows, as the settings page edits
+// them: [[log.sink]] tables.
+const demoSinks = `[[log.sink]]
+name = "json"
+type = "file"
+format = "json"
+path = "{component}_json.log"
+
+[[log.sink]]
+name = "siem"
+type = "syslog"
+format = "cef"
+address = "siem.example.net:6514"
+transport = "tls"
+rfc = 5424`
+
 func (f *Fake) seedSettings() {
 	f.settings = []wui.Setting{
 		{Key: "recording.storage_key", Value: "AKIAVIGILDEMO", Origin: "settings.toml"},
@@ -22,12 +38,8 @@ func (f *Fake) seedSettings() {
 		{Key: "recording.queue_length", Value: "4", Origin: "default"},
 		{Key: "recording.segment_max_bytes", Value: "157286400", Origin: "default"},
 		{Key: "recording.min_free_bytes", Value: "524288000", Origin: "default"},
-		{Key: "logging.retention", Value: "168h", Origin: "default"},
-		{Key: "logging.file_formats", Value: "json", Origin: "default"},
-		{Key: "logging.syslog.address", Value: "siem.example.net:6514", Origin: "vigil.toml"},
-		{Key: "logging.syslog.transport", Value: "tls", Origin: "vigil.toml"},
-		{Key: "logging.syslog.protocol", Value: "rfc5424", Origin: "default"},
-		{Key: "logging.syslog.format", Value: "cef", Origin: "vigil.toml"},
+		{Key: "log.retention", Value: "168h", Origin: "default"},
+		{Key: wui.SinksKey, Value: demoSinks, Origin: "vigil.toml"},
 	}
 	f.secrets["recording.storage_secret"] = "demo-secret-never-shown"
 }
@@ -86,7 +98,7 @@ func validSetting(key, v string) string {
 		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
 			return "must be a positive whole number"
 		}
-	case "recording.retention", "logging.retention":
+	case "recording.retention", "log.retention":
 		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
 			return "must be a duration such as 168h"
 		}
@@ -94,9 +106,9 @@ func validSetting(key, v string) string {
 		if !strings.HasPrefix(v, "s3://") && !strings.HasPrefix(v, "file://") {
 			return "must start with s3:// or file://"
 		}
-	case "logging.syslog.transport":
-		if v != "udp" && v != "tcp" && v != "tls" {
-			return "udp, tcp or tls"
+	case wui.SinksKey:
+		if v != "" && !strings.HasPrefix(v, "[[log.sink]]") {
+			return "must be [[log.sink]] tables"
 		}
 	}
 	return ""

@@ -44,6 +44,7 @@ func (b *wuiBackend) searchSessions(ctx context.Context, q wui.SessionQuery) (wu
 	}
 	page := wui.SessionPage{Sessions: []wui.SessionSummary{}}
 	index := map[string]int{}
+	spans := map[string]segmentSpans{}
 	for _, h := range hits {
 		i, seen := index[h.SessionID]
 		if !seen {
@@ -59,9 +60,20 @@ func (b *wuiBackend) searchSessions(ctx context.Context, q wui.SessionQuery) (wu
 			index[h.SessionID] = i
 			page.Sessions = append(page.Sessions, wuiSession(s))
 		}
-		if i >= 0 {
-			page.Sessions[i].Hits = append(page.Sessions[i].Hits, wui.TranscriptHit{Segment: h.Segment + 1, OffsetMS: h.OffsetMS, Snippet: h.Snippet})
+		if i < 0 {
+			continue
 		}
+		sp, ok := spans[h.SessionID]
+		if !ok {
+			if sp, err = b.segmentSpans(ctx, h.SessionID); err != nil {
+				return wui.SessionPage{}, wuiErr(err)
+			}
+			spans[h.SessionID] = sp
+		}
+		// The index counts from the session start, the player from the
+		// start of the segment's clip.
+		page.Sessions[i].Hits = append(page.Sessions[i].Hits, wui.TranscriptHit{Segment: h.Segment + 1,
+			OffsetMS: sp.clipOffset(h.Segment, h.OffsetMS), Snippet: h.Snippet})
 	}
 	return page, nil
 }
@@ -87,6 +99,10 @@ func (b *wuiBackend) Clips(ctx context.Context, sessionID string) ([]wui.Clip, e
 	if err != nil {
 		return nil, wuiErr(err)
 	}
+	spans, err := b.segmentSpans(ctx, sessionID)
+	if err != nil {
+		return nil, wuiErr(err)
+	}
 	thumbs := map[int]store.Render{}
 	for _, r := range rs {
 		if r.Role == store.RenderThumbnail || (r.Role == store.RenderPoster && thumbs[r.Segment].Size == 0) {
@@ -103,7 +119,7 @@ func (b *wuiBackend) Clips(ctx context.Context, sessionID string) ([]wui.Clip, e
 		default:
 			continue
 		}
-		c := wui.Clip{Segment: r.Segment + 1, Role: role, Size: r.Size, Location: b.location(r)}
+		c := wui.Clip{Segment: r.Segment + 1, Role: role, Size: r.Size, Location: b.location(r), DurationMS: spans.duration(r)}
 		if t, ok := thumbs[r.Segment]; ok {
 			c.ThumbnailSize, c.ThumbnailType = t.Size, "image/jpeg"
 		}

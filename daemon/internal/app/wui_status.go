@@ -3,13 +3,14 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/shirou/gopsutil/v3/disk"
 	"github.com/shirou/gopsutil/v3/mem"
 
@@ -17,7 +18,6 @@ import (
 	"github.com/vigilgw/vigil/daemon/internal/pluginhost"
 	"github.com/vigilgw/vigil/daemon/internal/store"
 	"github.com/vigilgw/vigil/daemon/internal/version"
-	"github.com/vigilgw/vigil/plugins/sdk/event"
 	"github.com/vigilgw/vigil/wui"
 )
 
@@ -80,9 +80,36 @@ func (b *wuiBackend) Report(ctx context.Context, q wui.ReportQuery) (wui.Report,
 // settingsOrigins are the WUI's words for where a value comes from.
 var settingsOrigins = map[config.Origin]string{config.OriginDefault: "default", config.OriginFile: "vigil.toml", config.OriginSettings: "settings.toml"}
 
+// Settings are the keys the settings page edits: the [recording] table
+// and the log sinks (log.retention, and every [[log.sink]] at once as
+// TOML text under wui.SinksKey). Other keys stay with vigil.toml.
 func (b *wuiBackend) Settings(context.Context) ([]wui.Setting, error) {
 	var out []wui.Setting
+	var sinks strings.Builder
+	sinksOrigin, lastSink := settingsOrigins[config.OriginDefault], -1
 	for _, e := range config.Show(b.d.Config()) {
+		if i, field, ok := sinkField(e.Key); ok {
+			if i != lastSink {
+				if lastSink >= 0 {
+					sinks.WriteString("\n")
+				}
+				sinks.WriteString("[[log.sink]]\n")
+				lastSink = i
+			}
+			// Defaults filled in for the sink's type stay out (written
+			// back, some would not apply to it): only what was set, and
+			// what names the sink.
+			if e.Origin != config.OriginDefault || sinkCore[field] && e.Value != `""` && e.Value != "[]" {
+				fmt.Fprintf(&sinks, "%s = %s\n", field, e.Value)
+			}
+			if e.Origin != config.OriginDefault {
+				sinksOrigin = settingsOrigins[e.Origin]
+			}
+			continue
+		}
+		if !strings.HasPrefix(e.Key, "recording.") && e.Key != "log.retention" {
+			continue
+		}
 		s := wui.Setting{Key: e.Key, Value: e.Value, Origin: settingsOrigins[e.Origin]}
 		if isSecretKey(e.Key) || e.Value == config.Masked {
 			s.Secret, s.IsSet, s.Value = true, e.Value == config.Masked, ""
@@ -93,7 +120,22 @@ func (b *wuiBackend) Settings(context.Context) ([]wui.Setting, error) {
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return append(out, wui.Setting{Key: wui.SinksKey, Value: strings.TrimSpace(sinks.String()), Origin: sinksOrigin}), nil
+}
+
+// sinkCore are the fields that say what a sink is, even when it is a
+// default one.
+var sinkCore = map[string]bool{"name": true, "type": true, "format": true, "components": true, "path": true, "address": true}
+
+// sinkField splits a Show key such as log.sink[2].address.
+func sinkField(key string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(key, wui.SinksKey+"[")
+	if !ok {
+		return 0, "", false
+	}
+	n, field, ok := strings.Cut(rest, "].")
+	i, err := strconv.Atoi(n)
+	return i, field, ok && err == nil
 }
 
 func isSecretKey(k string) bool {
@@ -102,15 +144,21 @@ func isSecretKey(k string) bool {
 
 // SaveSettings validates the changes against the whole configuration,
 // writes settings.toml (0600) and applies it by reloading; a value the
-// reload refuses is reported like a bad field.
+// reload refuses is reported like a bad field. The sinks arrive as TOML
+// text: [[log.sink]] tables, or nothing to fall back to vigil.toml's.
+// The WUI logs the change (settings.update).
 func (b *wuiBackend) SaveSettings(ctx context.Context, changes map[string]string, by string) error {
 	ch := make(map[string]any, len(changes))
-	keys := make([]string, 0, len(changes))
 	for k, v := range changes {
 		ch[k] = v
-		keys = append(keys, k)
 	}
-	slices.Sort(keys)
+	if text, ok := changes[wui.SinksKey]; ok {
+		sinks, err := parseSinks(text)
+		if err != nil {
+			return wui.FieldErrors{wui.SinksKey: err.Error()}
+		}
+		ch[wui.SinksKey] = sinks
+	}
 	err := b.d.Config().SaveSettings(ch)
 	var fe config.FieldErrors
 	if errors.As(err, &fe) {
@@ -119,12 +167,34 @@ func (b *wuiBackend) SaveSettings(ctx context.Context, changes map[string]string
 	if err != nil {
 		return err
 	}
-	b.d.publish(event.Event{MetricName: "settings.change", Component: "wui", UserName: by,
-		Message: "User " + by + " changed settings: " + strings.Join(keys, ", ")})
 	if err := b.d.reload(); err != nil {
 		return wui.FieldErrors{"": "saved, but the reload refused it: " + err.Error()}
 	}
 	return nil
+}
+
+// parseSinks reads [[log.sink]] tables; empty text is nil (the key is
+// removed from settings.toml).
+func parseSinks(text string) (any, error) {
+	if strings.TrimSpace(text) == "" {
+		return nil, nil
+	}
+	var doc map[string]any
+	md, err := toml.Decode(text, &doc)
+	if err != nil {
+		return nil, fmt.Errorf("not TOML: %w", err)
+	}
+	for _, k := range md.Keys() {
+		if top := k.String(); top != "log" && top != "log.sink" && !strings.HasPrefix(top, "log.sink.") {
+			return nil, fmt.Errorf("only [[log.sink]] tables belong here, not %s", top)
+		}
+	}
+	log, _ := doc["log"].(map[string]any)
+	sinks, ok := log["sink"].([]map[string]any)
+	if !ok {
+		return nil, errors.New("must be [[log.sink]] tables")
+	}
+	return sinks, nil
 }
 
 func (b *wuiBackend) Status(ctx context.Context) (wui.StatusInfo, error) {

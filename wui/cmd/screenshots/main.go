@@ -16,7 +16,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/vigilgw/vigil/wui"
-	"github.com/vigilgw/vigil/wui/internal/browser"
+	"github.com/vigilgw/vigil/wui/browser"
 	"github.com/vigilgw/vigil/wui/wuitest"
 )
 
