@@ -74,7 +74,7 @@ func Recover(activePath string, key ed25519.PrivateKey, sealedDir string) (Seale
 			return fail(err)
 		}
 	}
-	return finishSeal(f, activePath, sealedDir, sc.hdr.Segment, final, !sc.trailer)
+	return finishSeal(f, activePath, sealedDir, sc.hdr.Segment, final, !sc.trailer, nil)
 }
 
 // recoveryTrailer is a trailer right after the last good checkpoint.
@@ -127,8 +127,9 @@ func RecoverDir(activeDir string, key ed25519.PrivateKey, sealedDir string) ([]S
 
 // finishSeal makes a segment whose trailer is written durable and moves it
 // into sealedDir. The move never replaces another file; finding the same
-// bytes already there (a crash after the link) counts as done.
-func finishSeal(f *os.File, activePath, sealedDir string, segment int, final [32]byte, recovered bool) (SealedSegment, error) {
+// bytes already there (a crash after the link) counts as done. sum is the
+// file's SHA-256 when the caller hashed what it wrote; nil reads the file.
+func finishSeal(f *os.File, activePath, sealedDir string, segment int, final [32]byte, recovered bool, sum []byte) (SealedSegment, error) {
 	fail := func(err error) (SealedSegment, error) {
 		return SealedSegment{}, fmt.Errorf("capture: seal segment %d: %w", segment, err)
 	}
@@ -141,10 +142,11 @@ func finishSeal(f *os.File, activePath, sealedDir string, segment int, final [32
 		f.Close()
 		return fail(err)
 	}
-	sum, err := fileSHA256(f, st.Size())
-	if err != nil {
-		f.Close()
-		return fail(err)
+	if sum == nil {
+		if sum, err = fileSHA256(f, st.Size()); err != nil {
+			f.Close()
+			return fail(err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fail(err)

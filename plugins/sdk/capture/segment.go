@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"maps"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ type flusher struct {
 	hdr         Header
 	segStart    time.Duration // since w.base0
 	chain       *chainer
+	fileSum     hash.Hash // SHA-256 of the bytes written to the segment file
 	h0          [32]byte
 	count       uint64 // records in the segment
 	coveredTo   uint64 // records [0, coveredTo) are covered by a checkpoint
@@ -71,6 +73,15 @@ func (fl *flusher) process(b *block) {
 	case b.checkpoint && fl.count > fl.coveredTo:
 		fl.checkpoint(KindCheckpoint, 0)
 	}
+	fl.releaseBuf()
+}
+
+// releaseBuf writes what the output buffer holds and gives the buffer
+// back: between blocks the flusher holds none.
+func (fl *flusher) releaseBuf() {
+	fl.flush()
+	putBuf(fl.buf)
+	fl.buf = nil
 }
 
 // offset is t in microseconds since the segment's start.
@@ -126,6 +137,9 @@ func uvarintLen(v uint64) int {
 // emit frames one record (kind, uvarint body length, prefix, payload),
 // extends the hash chain with it and queues it for the file.
 func (fl *flusher) emit(kind Kind, prefix, payload []byte) {
+	if fl.buf == nil {
+		fl.buf = getBuf()
+	}
 	var hdr [1 + binary.MaxVarintLen64]byte
 	hdr[0] = byte(kind)
 	hn := 1 + binary.PutUvarint(hdr[1:], uint64(len(prefix)+len(payload)))
@@ -163,7 +177,11 @@ func (fl *flusher) writeFile(b []byte) {
 	}
 	if _, err := fl.f.Write(b); err != nil {
 		fl.fail(fmt.Errorf("capture: segment %d: %w", fl.hdr.Segment, err))
+		return
 	}
+	// Hashing what is written, while it is at hand, spares the seal
+	// reading the whole segment back.
+	fl.fileSum.Write(b)
 }
 
 // checkpoint signs what the segment holds so far and writes it to the
@@ -226,9 +244,13 @@ func (fl *flusher) openSegment(n int, prev [32]byte, start time.Duration) {
 		SessionID:    opts.SessionID,
 	}
 	fl.chain.h = [32]byte{}
+	fl.fileSum.Reset()
 	fl.count, fl.coveredTo, fl.dataRecords = 0, 0, 0
 	fl.tags = fl.tags[:0]
-	fl.buf = append(fl.buf[:0], Magic...)
+	if fl.buf == nil {
+		fl.buf = getBuf()
+	}
+	fl.buf = append(fl.buf, Magic...) // empty: a roll seals first, which flushes
 	fl.size, fl.sinceSeal = int64(len(Magic)), 0
 	fl.scratch = appendHeader(fl.scratch[:0], &fl.hdr)
 	fl.emit(KindHeader, nil, fl.scratch)
@@ -255,7 +277,7 @@ func (fl *flusher) seal(flags uint64) {
 	if fl.err != nil {
 		return
 	}
-	fl.w.seals <- sealJob{f: fl.f, path: fl.w.Path(), segment: fl.hdr.Segment, final: fl.chain.h}
+	fl.w.seals <- sealJob{f: fl.f, path: fl.w.Path(), segment: fl.hdr.Segment, final: fl.chain.h, sum: fl.fileSum.Sum(nil)}
 	fl.f = nil
 }
 
@@ -264,4 +286,5 @@ type sealJob struct {
 	path    string
 	segment int
 	final   [32]byte
+	sum     []byte // SHA-256 of the file
 }

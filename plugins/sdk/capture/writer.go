@@ -2,6 +2,7 @@ package capture
 
 import (
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,9 +35,23 @@ const (
 	// but lent to the flusher, and Write waits until they are written.
 	bigPayload = blockSize / 2
 	// bufSize is the flusher's output buffer: frames reach the file in one
-	// write(2) when it fills or at a checkpoint.
-	bufSize = 128 << 10
+	// write(2) when it fills, at a checkpoint or at the end of a block.
+	bufSize = blockSize
 )
+
+// bufPool holds the blocks' and the flusher's buffers between uses, for all
+// writers: a writer takes one only while it has entries to hand over or
+// frames to write, so a quiet session holds none.
+var bufPool = sync.Pool{New: func() any { return new([blockSize]byte) }}
+
+func getBuf() []byte { return bufPool.Get().(*[blockSize]byte)[:0] }
+
+// putBuf returns a buffer from getBuf to the pool; it ignores others.
+func putBuf(b []byte) {
+	if cap(b) == blockSize {
+		bufPool.Put((*[blockSize]byte)(b[:blockSize]))
+	}
+}
 
 // Options configure a Writer.
 type Options struct {
@@ -138,11 +153,12 @@ type Writer struct {
 
 // block carries entries from Write to the flusher.
 type block struct {
-	buf        []byte
-	big        []byte // the one entry's payload, lent by the caller (big path)
-	checkpoint bool   // checkpoint once processed
-	final      bool   // seal once processed: the last block
-	wait       bool   // signal processed once done
+	buf        []byte         // entries, in a buffer from getBuf; or hdr's
+	hdr        [entryHdr]byte // the big path's one entry header
+	big        []byte         // the one entry's payload, lent by the caller (big path)
+	checkpoint bool           // checkpoint once processed
+	final      bool           // seal once processed: the last block
+	wait       bool           // signal processed once done
 }
 
 // New creates the session's first segment in opts.ActiveDir, named
@@ -171,14 +187,15 @@ func New(opts Options) (*Writer, error) {
 		sealDone:  make(chan struct{}),
 	}
 	w.fl = &flusher{
-		w:     w,
-		base:  SessionBase(opts.Start, opts.Team, opts.User),
-		keyID: keyIDOf(opts.Key.Public().(ed25519.PublicKey)),
-		chain: newChainer(),
-		buf:   make([]byte, 0, bufSize),
-		sizes: map[uint32][]byte{},
+		w:       w,
+		base:    SessionBase(opts.Start, opts.Team, opts.User),
+		keyID:   keyIDOf(opts.Key.Public().(ed25519.PublicKey)),
+		chain:   newChainer(),
+		fileSum: sha256.New(),
+		sizes:   map[uint32][]byte{},
 	}
 	w.fl.openSegment(0, [32]byte{}, 0)
+	w.fl.releaseBuf()
 	if w.fl.err != nil {
 		return nil, w.fl.err
 	}
@@ -239,20 +256,18 @@ func (w *Writer) put(kind Kind, channel uint32, p []byte) {
 			w.submit(false)
 		}
 		b := <-w.free
-		b.buf = appendEntryHeader(b.buf[:0], kind, channel, t, len(p))
+		b.buf = appendEntryHeader(b.hdr[:0], kind, channel, t, len(p))
 		b.big, b.wait = p, true
 		w.work <- b
 		<-w.processed
 		return
 	}
 	if w.cur.buf == nil {
-		w.cur.buf = make([]byte, 0, blockSize)
+		w.cur.buf = getBuf()
 	}
 	if len(w.cur.buf)+entryHdr+len(p) > cap(w.cur.buf) {
 		w.submit(false)
-		if w.cur.buf == nil {
-			w.cur.buf = make([]byte, 0, blockSize)
-		}
+		w.cur.buf = getBuf()
 	}
 	w.cur.buf = appendEntryHeader(w.cur.buf, kind, channel, t, len(p))
 	w.cur.buf = append(w.cur.buf, p...)
@@ -331,7 +346,8 @@ func (w *Writer) flushLoop() {
 	for b := range w.work {
 		fl.process(b)
 		wait := b.wait
-		b.buf, b.big = b.buf[:0], nil
+		putBuf(b.buf)
+		b.buf, b.big = nil, nil
 		b.checkpoint, b.final, b.wait = false, false, false
 		w.free <- b
 		if wait {
@@ -344,7 +360,7 @@ func (w *Writer) flushLoop() {
 func (w *Writer) sealLoop() {
 	defer close(w.sealDone)
 	for job := range w.seals {
-		s, err := finishSeal(job.f, job.path, w.opts.SealedDir, job.segment, job.final, false)
+		s, err := finishSeal(job.f, job.path, w.opts.SealedDir, job.segment, job.final, false, job.sum)
 		if err != nil {
 			w.setErr(err)
 			continue

@@ -73,8 +73,11 @@ func TestRoundTrip(t *testing.T) {
 				}
 			}
 			s := tw.sealed[0]
-			if s.Size != st.Size() || len(s.SHA256) != 64 || len(s.FinalHash) != 64 || s.Recovered || s.Segment != 0 {
+			if s.Size != st.Size() || len(s.FinalHash) != 64 || s.Recovered || s.Segment != 0 {
 				t.Errorf("sealed segment %+v", s)
+			}
+			if want := hexSHA256File(t, paths[0]); s.SHA256 != want {
+				t.Errorf("sealed segment's SHA-256 %s, the file's %s", s.SHA256, want)
 			}
 
 			got, res, err := readAll(t, paths, pubOf(testKey(1)))
@@ -310,6 +313,24 @@ func TestWriteDoesNotAllocate(t *testing.T) {
 	}
 }
 
+// TestQuietWriterHoldsNoBuffers: once what was written is handed over, a
+// writer keeps no block or output buffer, so that idle sessions cost
+// little memory.
+func TestQuietWriterHoldsNoBuffers(t *testing.T) {
+	tw := newTestWriter(t, nil)
+	defer tw.Close()
+	for _, size := range []int{10, 40 << 10, bigPayload, 3 * blockSize} {
+		mustWrite(t, tw.Writer, Output, 0, make([]byte, size))
+		tw.drain()
+		// drain received processed after the flusher was done with
+		// the block, so reading its state here does not race.
+		if tw.cur.buf != nil || tw.fl.buf != nil {
+			t.Errorf("after a %d-byte record: block buffer %d bytes, output buffer %d bytes held",
+				size, cap(tw.cur.buf), cap(tw.fl.buf))
+		}
+	}
+}
+
 // TestQuietSessionCheckpointed: records written and then nothing more are
 // signed and on disk within the checkpoint interval, without another write.
 func TestQuietSessionCheckpointed(t *testing.T) {
@@ -360,6 +381,9 @@ func TestSegmentRoll(t *testing.T) {
 		}
 		if tw.sealed[i].Size > max {
 			t.Errorf("segment %d is %d bytes, over %d", i, tw.sealed[i].Size, max)
+		}
+		if want := hexSHA256File(t, p); tw.sealed[i].SHA256 != want {
+			t.Errorf("segment %d: OnSeal's SHA-256 %s, the file's %s", i, tw.sealed[i].SHA256, want)
 		}
 	}
 	pub := pubOf(testKey(1))
