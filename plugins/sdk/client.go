@@ -125,6 +125,9 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 		StartTimeout:     timeout,
 		GRPCDialOptions:  dialOptions(),
 	}
+	if cfg.Kind == KindLogFormat {
+		pcfg.GRPCDialOptions = append(pcfg.GRPCDialOptions, logFormatDialOptions()...)
+	}
 	c := &Client{kind: cfg.Kind}
 	if cfg.Path != "" {
 		c.cmd = exec.Command(cfg.Path)

@@ -3,10 +3,13 @@ package sdk
 import (
 	"context"
 	"fmt"
-	"unsafe"
+	"runtime"
+	"sync"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vigilgw/vigil/plugins/sdk/event"
 	commonv1 "github.com/vigilgw/vigil/plugins/sdk/proto/common/v1"
@@ -37,6 +40,38 @@ func (p *LogFormatPlugin) GRPCClient(ctx context.Context, _ *plugin.GRPCBroker, 
 	}, nil
 }
 
+// logFormatServerOptions are added to the gRPC server of a logformat
+// plugin, and logFormatDialOptions to the host's connection to it: the
+// Format call's codec, which leaves every other message to the proto codec,
+// and the transport settings for its few calls of up to formatBatchBytes.
+// Fixed flow-control windows as large as a call let it through without
+// waiting for window updates, and also switch off gRPC's bandwidth probing,
+// whose pings would otherwise cost each call more frames and wake-ups;
+// larger buffers cut the writes and reads per call.
+func logFormatServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(formatCodec{}),
+		grpc.InitialWindowSize(formatWindow),
+		grpc.InitialConnWindowSize(formatWindow),
+		grpc.ReadBufferSize(formatIOBuffer),
+		grpc.WriteBufferSize(formatIOBuffer),
+	}
+}
+
+func logFormatDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithInitialWindowSize(formatWindow),
+		grpc.WithInitialConnWindowSize(formatWindow),
+		grpc.WithReadBufferSize(formatIOBuffer),
+		grpc.WithWriteBufferSize(formatIOBuffer),
+	}
+}
+
+const (
+	formatWindow   = 2 * formatBatchBytes
+	formatIOBuffer = 256 << 10
+)
+
 type logFormatServer struct {
 	logformatv1.UnimplementedLogFormatServer
 	impl LogFormatter
@@ -51,15 +86,28 @@ func (s *logFormatServer) Configure(ctx context.Context, req *commonv1.Configure
 }
 
 func (s *logFormatServer) Format(ctx context.Context, req *logformatv1.FormatRequest) (*logformatv1.FormatResponse, error) {
-	events := make([]event.Event, len(req.GetEvents()))
-	for i, e := range req.GetEvents() {
-		events[i] = eventFromProto(e)
+	batch := req.GetEvents()
+	if z := req.GetEventsSnappy(); len(z) > 0 {
+		var err error
+		if batch, err = decompressSnappy(z, maxMessageSize); err != nil {
+			return nil, status.Error(codes.InvalidArgument, "sdk: logformat format: events_snappy: "+err.Error())
+		}
+	}
+	events, err := decodeEventBatch(batch)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, "sdk: logformat format: "+err.Error())
 	}
 	lines, err := s.impl.Format(ctx, events)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	return &logformatv1.FormatResponse{Lines: lines}, nil
+	buf, lengths := joinLines(lines)
+	resp := &logformatv1.FormatResponse{Lines: buf, LineLengths: lengths}
+	if z, ok := compressLines(buf); ok {
+		linesPool.Put(&buf)
+		resp.Lines, resp.LinesSnappy = nil, z
+	}
+	return resp, nil
 }
 
 type logFormatClient struct {
@@ -69,134 +117,103 @@ type logFormatClient struct {
 
 var _ LogFormatter = (*logFormatClient)(nil)
 
-// Format sends the batch in one call, or in a few when it is too large for
-// one gRPC message, and checks that one line came back per event.
+// Format sends a large batch in a few parts at once, so that the host
+// encodes and decodes, and the plugin formats, on as many cores as there
+// are; each part goes in calls of up to formatBatchBytes. The lines come
+// back in order, one per event; if a call fails, Format cancels the others
+// and returns the first failure.
 func (c *logFormatClient) Format(ctx context.Context, events []event.Event) ([][]byte, error) {
-	lines := make([][]byte, 0, len(events))
-	for start := 0; start < len(events); {
-		req := &logformatv1.FormatRequest{}
-		size := 0
-		end := start
-		for end < len(events) && (end == start || size < formatBatchBytes) {
-			pe := eventToProto(&events[end])
-			size += approxEventSize(pe)
-			req.Events = append(req.Events, pe)
-			end++
+	lines := make([][]byte, len(events))
+	parts := formatParts(len(events))
+	if parts == 1 {
+		if err := c.formatPart(ctx, events, lines); err != nil {
+			return nil, err
 		}
-		resp, err := c.c.Format(ctx, req)
-		if err != nil {
-			return nil, callError("logformat format", fromStatus(ctx, c.done, err))
-		}
-		if got, want := len(resp.GetLines()), end-start; got != want {
-			return nil, fmt.Errorf("sdk: logformat format: plugin returned %d lines for %d events", got, want)
-		}
-		lines = append(lines, resp.GetLines()...)
-		start = end
+		return lines, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for i := range parts {
+		lo, hi := i*len(events)/parts, (i+1)*len(events)/parts
+		wg.Go(func() {
+			if err := c.formatPart(ctx, events[lo:hi], lines[lo:hi]); err != nil {
+				once.Do(func() {
+					first = err
+					cancel()
+				})
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return lines, nil
 }
 
-func approxEventSize(e *logformatv1.Event) int {
-	n := 64 + len(e.MetricName) + len(e.Level) + len(e.Message) + len(e.Component) + len(e.Process) +
-		len(e.Host) + len(e.ServerId) + len(e.RequestIp) + len(e.RequestPort) + len(e.UserAgent) +
-		len(e.UserId) + len(e.UserName) + len(e.Domain) + len(e.TargetId) + len(e.TargetName) +
-		len(e.TargetFriendlyName) + len(e.Vs) + len(e.Rs) + len(e.Protocol) + len(e.SessionId) +
-		len(e.Result) + len(e.Reason)
-	for _, x := range e.Extra {
-		n += 8 + len(x.Key) + len(x.Value)
-	}
-	return n
+// formatParts is how many parts Format splits a batch of n events into:
+// one per core, but none smaller than minFormatPart events.
+func formatParts(n int) int {
+	return max(1, min(runtime.GOMAXPROCS(0), n/minFormatPart))
 }
 
-// eventToProto sends every value as bytes: a proto3 string must be valid
-// UTF-8, and events carry what hostile clients sent, byte for byte.
-func eventToProto(e *event.Event) *logformatv1.Event {
-	pe := &logformatv1.Event{
-		Seq:                e.Seq,
-		Time:               timeToProto(e.Time),
-		MetricName:         bytesOf(e.MetricName),
-		Level:              bytesOf(e.Level),
-		Message:            bytesOf(e.Message),
-		Component:          bytesOf(e.Component),
-		Process:            bytesOf(e.Process),
-		Host:               bytesOf(e.Host),
-		ServerId:           bytesOf(e.ServerID),
-		RequestIp:          bytesOf(e.RequestIP),
-		RequestPort:        bytesOf(e.RequestPort),
-		UserAgent:          bytesOf(e.UserAgent),
-		UserId:             bytesOf(e.UserID),
-		UserName:           bytesOf(e.UserName),
-		Domain:             bytesOf(e.Domain),
-		TargetId:           bytesOf(e.TargetID),
-		TargetName:         bytesOf(e.TargetName),
-		TargetFriendlyName: bytesOf(e.TargetFriendlyName),
-		Vs:                 bytesOf(e.VS),
-		Rs:                 bytesOf(e.RS),
-		Protocol:           bytesOf(e.Protocol),
-		SessionId:          bytesOf(e.SessionID),
-		Result:             bytesOf(e.Result),
-		Reason:             bytesOf(e.Reason),
-	}
-	if len(e.Extra) > 0 {
-		pe.Extra = make([]*logformatv1.Extra, 0, len(e.Extra))
-		for k, v := range e.Extra {
-			pe.Extra = append(pe.Extra, &logformatv1.Extra{Key: bytesOf(k), Value: bytesOf(v)})
+// minFormatPart is the fewest events worth a call of their own.
+const minFormatPart = 64
+
+// formatPart formats events into lines (as many), in calls of up to
+// formatBatchBytes each.
+func (c *logFormatClient) formatPart(ctx context.Context, events []event.Event, lines [][]byte) error {
+	buf := requestBuffers.Get().(*requestBuffer)
+	for start := 0; start < len(events); {
+		b := buf.events[:0]
+		end := start
+		for end < len(events) && (end == start || len(b) < formatBatchBytes) {
+			var prev *event.Event
+			if end > start {
+				prev = &events[end-1]
+			}
+			b = appendEvent(b, &events[end], prev)
+			end++
 		}
-	}
-	return pe
-}
-
-func eventFromProto(pe *logformatv1.Event) event.Event {
-	e := event.Event{
-		Seq:                pe.GetSeq(),
-		Time:               timeFromProto(pe.GetTime()),
-		MetricName:         stringOf(pe.GetMetricName()),
-		Level:              stringOf(pe.GetLevel()),
-		Message:            stringOf(pe.GetMessage()),
-		Component:          stringOf(pe.GetComponent()),
-		Process:            stringOf(pe.GetProcess()),
-		Host:               stringOf(pe.GetHost()),
-		ServerID:           stringOf(pe.GetServerId()),
-		RequestIP:          stringOf(pe.GetRequestIp()),
-		RequestPort:        stringOf(pe.GetRequestPort()),
-		UserAgent:          stringOf(pe.GetUserAgent()),
-		UserID:             stringOf(pe.GetUserId()),
-		UserName:           stringOf(pe.GetUserName()),
-		Domain:             stringOf(pe.GetDomain()),
-		TargetID:           stringOf(pe.GetTargetId()),
-		TargetName:         stringOf(pe.GetTargetName()),
-		TargetFriendlyName: stringOf(pe.GetTargetFriendlyName()),
-		VS:                 stringOf(pe.GetVs()),
-		RS:                 stringOf(pe.GetRs()),
-		Protocol:           stringOf(pe.GetProtocol()),
-		SessionID:          stringOf(pe.GetSessionId()),
-		Result:             stringOf(pe.GetResult()),
-		Reason:             stringOf(pe.GetReason()),
-	}
-	if x := pe.GetExtra(); len(x) > 0 {
-		e.Extra = make(map[string]string, len(x))
-		for _, kv := range x {
-			e.Extra[stringOf(kv.GetKey())] = stringOf(kv.GetValue())
+		buf.events = b
+		req := &logformatv1.FormatRequest{Events: b}
+		if z, ok := compressSnappy(buf.snappy, b); ok {
+			buf.snappy = z
+			req = &logformatv1.FormatRequest{EventsSnappy: z}
 		}
+		resp, err := c.c.Format(ctx, req, grpc.ForceCodecV2(formatCodec{}))
+		if err != nil {
+			// gRPC may still hold the buffer: leave it to the collector.
+			return callError("logformat format", fromStatus(ctx, c.done, err))
+		}
+		text := resp.GetLines()
+		if z := resp.GetLinesSnappy(); len(z) > 0 {
+			if text, err = decompressSnappy(z, maxMessageSize); err != nil {
+				return fmt.Errorf("sdk: logformat format: lines_snappy: %w", err)
+			}
+		}
+		if err := splitLines(lines[start:end], text, resp.GetLineLengths()); err != nil {
+			return fmt.Errorf("sdk: logformat format: %w", err)
+		}
+		start = end
 	}
-	return e
+	if cap(buf.events) <= maxPooledRequest {
+		requestBuffers.Put(buf)
+	}
+	return nil
 }
 
-// bytesOf and stringOf convert without copying, which matters at tens of
-// thousands of events a second with two dozen fields each. Both directions
-// are safe here: marshalling only reads the bytes of an (immutable) string,
-// and the bytes a received message holds are its own (proto.Unmarshal
-// copies them out of the wire buffer) and are never written afterwards.
-func bytesOf(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
-}
+// requestBuffer holds what formatPart encodes a request into: the events,
+// and the events compressed.
+type requestBuffer struct{ events, snappy []byte }
 
-func stringOf(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+// requestBuffers keeps requestBuffers for the next calls, up to
+// maxPooledRequest bytes of events.
+var requestBuffers = sync.Pool{New: func() any { return new(requestBuffer) }}
+
+const maxPooledRequest = 4 << 20

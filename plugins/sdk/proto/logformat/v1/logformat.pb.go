@@ -54,8 +54,14 @@ type Event struct {
 	Result             []byte                 `protobuf:"bytes,23,opt,name=result,proto3" json:"result,omitempty"`
 	Reason             []byte                 `protobuf:"bytes,24,opt,name=reason,proto3" json:"reason,omitempty"`
 	Extra              []*Extra               `protobuf:"bytes,25,rep,name=extra,proto3" json:"extra,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// repeats has bit i set when field 3 + i (metric_name to reason) holds
+	// the same value as in the event before this one in the batch, and is
+	// left out here for that reason. Events from one appliance repeat most of
+	// their values (host, component, level, addresses, user agent), so this
+	// keeps a batch a fraction of its size. It is 0 in the first event.
+	Repeats       uint32 `protobuf:"varint,26,opt,name=repeats,proto3" json:"repeats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Event) Reset() {
@@ -263,6 +269,13 @@ func (x *Event) GetExtra() []*Extra {
 	return nil
 }
 
+func (x *Event) GetRepeats() uint32 {
+	if x != nil {
+		return x.Repeats
+	}
+	return 0
+}
+
 type Extra struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -315,16 +328,70 @@ func (x *Extra) GetValue() []byte {
 	return nil
 }
 
-type FormatRequest struct {
+// EventBatch is a batch of events, in order. It is what
+// FormatRequest.events holds, serialized.
+type EventBatch struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *EventBatch) Reset() {
+	*x = EventBatch{}
+	mi := &file_logformat_v1_logformat_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventBatch) ProtoMessage() {}
+
+func (x *EventBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_logformat_v1_logformat_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventBatch.ProtoReflect.Descriptor instead.
+func (*EventBatch) Descriptor() ([]byte, []int) {
+	return file_logformat_v1_logformat_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EventBatch) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// FormatRequest carries the batch as one serialized EventBatch rather than as
+// repeated Event, so that neither side has to build or copy a message per
+// event: the Go SDK writes and reads the wire format directly
+// (plugins/sdk/logformat_wire.go) and hands the plugin values that point
+// into this one buffer. Other languages decode it as an EventBatch.
+type FormatRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []byte                 `protobuf:"bytes,1,opt,name=events,proto3" json:"events,omitempty"`
+	// events_snappy, set instead of events, holds the same bytes compressed
+	// in Snappy's block format.
+	EventsSnappy  []byte `protobuf:"bytes,2,opt,name=events_snappy,json=eventsSnappy,proto3" json:"events_snappy,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
 func (x *FormatRequest) Reset() {
 	*x = FormatRequest{}
-	mi := &file_logformat_v1_logformat_proto_msgTypes[2]
+	mi := &file_logformat_v1_logformat_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -336,7 +403,7 @@ func (x *FormatRequest) String() string {
 func (*FormatRequest) ProtoMessage() {}
 
 func (x *FormatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_logformat_v1_logformat_proto_msgTypes[2]
+	mi := &file_logformat_v1_logformat_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -349,26 +416,41 @@ func (x *FormatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormatRequest.ProtoReflect.Descriptor instead.
 func (*FormatRequest) Descriptor() ([]byte, []int) {
-	return file_logformat_v1_logformat_proto_rawDescGZIP(), []int{2}
+	return file_logformat_v1_logformat_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *FormatRequest) GetEvents() []*Event {
+func (x *FormatRequest) GetEvents() []byte {
 	if x != nil {
 		return x.Events
 	}
 	return nil
 }
 
+func (x *FormatRequest) GetEventsSnappy() []byte {
+	if x != nil {
+		return x.EventsSnappy
+	}
+	return nil
+}
+
+// FormatResponse carries the lines one after the other, without separators,
+// in lines, and the length of each in line_lengths: one per event, in order.
 type FormatResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Lines         [][]byte               `protobuf:"bytes,1,rep,name=lines,proto3" json:"lines,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Lines       []byte                 `protobuf:"bytes,1,opt,name=lines,proto3" json:"lines,omitempty"`
+	LineLengths []uint32               `protobuf:"varint,2,rep,packed,name=line_lengths,json=lineLengths,proto3" json:"line_lengths,omitempty"`
+	// lines_snappy, set instead of lines, holds the same bytes compressed in
+	// Snappy's block format. Log lines shrink several times over, and the
+	// bytes a call carries are most of what it costs. Snappy is the format
+	// every language has a library for.
+	LinesSnappy   []byte `protobuf:"bytes,3,opt,name=lines_snappy,json=linesSnappy,proto3" json:"lines_snappy,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *FormatResponse) Reset() {
 	*x = FormatResponse{}
-	mi := &file_logformat_v1_logformat_proto_msgTypes[3]
+	mi := &file_logformat_v1_logformat_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -380,7 +462,7 @@ func (x *FormatResponse) String() string {
 func (*FormatResponse) ProtoMessage() {}
 
 func (x *FormatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_logformat_v1_logformat_proto_msgTypes[3]
+	mi := &file_logformat_v1_logformat_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -393,12 +475,26 @@ func (x *FormatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FormatResponse.ProtoReflect.Descriptor instead.
 func (*FormatResponse) Descriptor() ([]byte, []int) {
-	return file_logformat_v1_logformat_proto_rawDescGZIP(), []int{3}
+	return file_logformat_v1_logformat_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *FormatResponse) GetLines() [][]byte {
+func (x *FormatResponse) GetLines() []byte {
 	if x != nil {
 		return x.Lines
+	}
+	return nil
+}
+
+func (x *FormatResponse) GetLineLengths() []uint32 {
+	if x != nil {
+		return x.LineLengths
+	}
+	return nil
+}
+
+func (x *FormatResponse) GetLinesSnappy() []byte {
+	if x != nil {
+		return x.LinesSnappy
 	}
 	return nil
 }
@@ -407,7 +503,7 @@ var File_logformat_v1_logformat_proto protoreflect.FileDescriptor
 
 const file_logformat_v1_logformat_proto_rawDesc = "" +
 	"\n" +
-	"\x1clogformat/v1/logformat.proto\x12\x12vigil.logformat.v1\x1a\x16common/v1/common.proto\"\xd9\x05\n" +
+	"\x1clogformat/v1/logformat.proto\x12\x12vigil.logformat.v1\x1a\x16common/v1/common.proto\"\xf3\x05\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12)\n" +
 	"\x04time\x18\x02 \x01(\v2\x15.vigil.common.v1.TimeR\x04time\x12\x1f\n" +
@@ -439,14 +535,21 @@ const file_logformat_v1_logformat_proto_rawDesc = "" +
 	"session_id\x18\x16 \x01(\fR\tsessionId\x12\x16\n" +
 	"\x06result\x18\x17 \x01(\fR\x06result\x12\x16\n" +
 	"\x06reason\x18\x18 \x01(\fR\x06reason\x12/\n" +
-	"\x05extra\x18\x19 \x03(\v2\x19.vigil.logformat.v1.ExtraR\x05extra\"/\n" +
+	"\x05extra\x18\x19 \x03(\v2\x19.vigil.logformat.v1.ExtraR\x05extra\x12\x18\n" +
+	"\arepeats\x18\x1a \x01(\rR\arepeats\"/\n" +
 	"\x05Extra\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value\"B\n" +
-	"\rFormatRequest\x121\n" +
-	"\x06events\x18\x01 \x03(\v2\x19.vigil.logformat.v1.EventR\x06events\"&\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"?\n" +
+	"\n" +
+	"EventBatch\x121\n" +
+	"\x06events\x18\x01 \x03(\v2\x19.vigil.logformat.v1.EventR\x06events\"L\n" +
+	"\rFormatRequest\x12\x16\n" +
+	"\x06events\x18\x01 \x01(\fR\x06events\x12#\n" +
+	"\revents_snappy\x18\x02 \x01(\fR\feventsSnappy\"l\n" +
 	"\x0eFormatResponse\x12\x14\n" +
-	"\x05lines\x18\x01 \x03(\fR\x05lines2\xf5\x01\n" +
+	"\x05lines\x18\x01 \x01(\fR\x05lines\x12!\n" +
+	"\fline_lengths\x18\x02 \x03(\rR\vlineLengths\x12!\n" +
+	"\flines_snappy\x18\x03 \x01(\fR\vlinesSnappy2\xf5\x01\n" +
 	"\tLogFormat\x12C\n" +
 	"\x04Info\x12\x1c.vigil.common.v1.InfoRequest\x1a\x1d.vigil.common.v1.InfoResponse\x12R\n" +
 	"\tConfigure\x12!.vigil.common.v1.ConfigureRequest\x1a\".vigil.common.v1.ConfigureResponse\x12O\n" +
@@ -464,28 +567,29 @@ func file_logformat_v1_logformat_proto_rawDescGZIP() []byte {
 	return file_logformat_v1_logformat_proto_rawDescData
 }
 
-var file_logformat_v1_logformat_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_logformat_v1_logformat_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_logformat_v1_logformat_proto_goTypes = []any{
 	(*Event)(nil),                // 0: vigil.logformat.v1.Event
 	(*Extra)(nil),                // 1: vigil.logformat.v1.Extra
-	(*FormatRequest)(nil),        // 2: vigil.logformat.v1.FormatRequest
-	(*FormatResponse)(nil),       // 3: vigil.logformat.v1.FormatResponse
-	(*v1.Time)(nil),              // 4: vigil.common.v1.Time
-	(*v1.InfoRequest)(nil),       // 5: vigil.common.v1.InfoRequest
-	(*v1.ConfigureRequest)(nil),  // 6: vigil.common.v1.ConfigureRequest
-	(*v1.InfoResponse)(nil),      // 7: vigil.common.v1.InfoResponse
-	(*v1.ConfigureResponse)(nil), // 8: vigil.common.v1.ConfigureResponse
+	(*EventBatch)(nil),           // 2: vigil.logformat.v1.EventBatch
+	(*FormatRequest)(nil),        // 3: vigil.logformat.v1.FormatRequest
+	(*FormatResponse)(nil),       // 4: vigil.logformat.v1.FormatResponse
+	(*v1.Time)(nil),              // 5: vigil.common.v1.Time
+	(*v1.InfoRequest)(nil),       // 6: vigil.common.v1.InfoRequest
+	(*v1.ConfigureRequest)(nil),  // 7: vigil.common.v1.ConfigureRequest
+	(*v1.InfoResponse)(nil),      // 8: vigil.common.v1.InfoResponse
+	(*v1.ConfigureResponse)(nil), // 9: vigil.common.v1.ConfigureResponse
 }
 var file_logformat_v1_logformat_proto_depIdxs = []int32{
-	4, // 0: vigil.logformat.v1.Event.time:type_name -> vigil.common.v1.Time
+	5, // 0: vigil.logformat.v1.Event.time:type_name -> vigil.common.v1.Time
 	1, // 1: vigil.logformat.v1.Event.extra:type_name -> vigil.logformat.v1.Extra
-	0, // 2: vigil.logformat.v1.FormatRequest.events:type_name -> vigil.logformat.v1.Event
-	5, // 3: vigil.logformat.v1.LogFormat.Info:input_type -> vigil.common.v1.InfoRequest
-	6, // 4: vigil.logformat.v1.LogFormat.Configure:input_type -> vigil.common.v1.ConfigureRequest
-	2, // 5: vigil.logformat.v1.LogFormat.Format:input_type -> vigil.logformat.v1.FormatRequest
-	7, // 6: vigil.logformat.v1.LogFormat.Info:output_type -> vigil.common.v1.InfoResponse
-	8, // 7: vigil.logformat.v1.LogFormat.Configure:output_type -> vigil.common.v1.ConfigureResponse
-	3, // 8: vigil.logformat.v1.LogFormat.Format:output_type -> vigil.logformat.v1.FormatResponse
+	0, // 2: vigil.logformat.v1.EventBatch.events:type_name -> vigil.logformat.v1.Event
+	6, // 3: vigil.logformat.v1.LogFormat.Info:input_type -> vigil.common.v1.InfoRequest
+	7, // 4: vigil.logformat.v1.LogFormat.Configure:input_type -> vigil.common.v1.ConfigureRequest
+	3, // 5: vigil.logformat.v1.LogFormat.Format:input_type -> vigil.logformat.v1.FormatRequest
+	8, // 6: vigil.logformat.v1.LogFormat.Info:output_type -> vigil.common.v1.InfoResponse
+	9, // 7: vigil.logformat.v1.LogFormat.Configure:output_type -> vigil.common.v1.ConfigureResponse
+	4, // 8: vigil.logformat.v1.LogFormat.Format:output_type -> vigil.logformat.v1.FormatResponse
 	6, // [6:9] is the sub-list for method output_type
 	3, // [3:6] is the sub-list for method input_type
 	3, // [3:3] is the sub-list for extension type_name
@@ -504,7 +608,7 @@ func file_logformat_v1_logformat_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_logformat_v1_logformat_proto_rawDesc), len(file_logformat_v1_logformat_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
