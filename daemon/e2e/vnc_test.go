@@ -76,6 +76,22 @@ func newVNCGateway(t *testing.T, extraRecording string) *vncGateway {
 	return g
 }
 
+// watch logs in as alice:desk, asks for encs and keeps an update
+// request outstanding, as viewers do, once the first screen is in.
+func (g *vncGateway) watch(t *testing.T, encs ...int32) *vnctest.Client {
+	t.Helper()
+	c, err := g.DialVNC(g.alice, "alice:desk")
+	if err != nil {
+		t.Fatalf("VNC login as alice:desk: %v", err)
+	}
+	t.Cleanup(c.Close)
+	c.SetEncodings(encs...)
+	c.Follow()
+	c.Request(false, 0, 0, c.Init.Width, c.Init.Height)
+	c.WaitUpdates(t, 1)
+	return c
+}
+
 // span is a stretch of wall-clock time the screen showed one thing.
 type span struct{ from, to time.Time }
 
@@ -106,18 +122,10 @@ func paint(t *testing.T, c *vnctest.Client, change func()) span {
 func TestVNCSessionRecorded(t *testing.T) {
 	sdktest.RequirePeer(t, "xterm")
 	g := newVNCGateway(t, "")
-	c, err := g.DialVNC(g.alice, "alice:desk")
-	if err != nil {
-		t.Fatalf("VNC login as alice:desk: %v", err)
-	}
-	t.Cleanup(c.Close)
+	c := g.watch(t, rfbwire.EncZRLE, rfbwire.EncCopyRect, rfbwire.EncRaw, rfbwire.EncCursor, rfbwire.EncDesktopSize)
 	if c.Init.Width != 1280 || c.Init.Height != 720 || !strings.HasSuffix(c.Init.Name, "[session recorded]") {
 		t.Errorf("ServerInit %dx%d %q, want 1280x720 named ... [session recorded]", c.Init.Width, c.Init.Height, c.Init.Name)
 	}
-	c.SetEncodings(rfbwire.EncZRLE, rfbwire.EncCopyRect, rfbwire.EncRaw, rfbwire.EncCursor, rfbwire.EncDesktopSize)
-	c.Follow()
-	c.Request(false, 0, 0, 1280, 720)
-	c.WaitUpdates(t, 1)
 
 	create := g.WaitEvent("vnc", "session.create", e2e.Fields("user_name", "alice", "target_name", "desk", "result", "success"))
 	id := create.S("session_id")
@@ -184,13 +192,20 @@ func TestVNCSessionRecorded(t *testing.T) {
 		}
 	}
 
+	// RFB 3.3 cannot carry a user name (the server picks the security
+	// type, and 3.3 has no VeNCrypt): refused, saying so.
+	_, err := vnctest.Dial(g.VNCAddr(), vnctest.LoginOpts{Version: "RFB 003.003\n"})
+	var refused *rfbwire.RefusedError
+	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "RFB 3.3") || !strings.Contains(refused.Reason, "VeNCrypt") {
+		t.Errorf("an RFB 3.3 login: %v, want a refusal naming RFB 3.3 and VeNCrypt", err)
+	}
+
 	// Admission: with min_free_bytes above the spool's free space a
 	// recorded session is refused, and the viewer is told why.
 	g.WriteVNCConfig(strings.Replace(g.extra, `min_free_bytes = "1MB"`, `min_free_bytes = "1000TB"`, 1))
 	g.Signal(syscall.SIGHUP)
 	g.WaitEvent("core", "config.reload")
 	_, err = g.DialVNC(g.alice, "alice:desk")
-	var refused *rfbwire.RefusedError
 	if !errors.As(err, &refused) || !strings.Contains(refused.Reason, "free disk space on the recording spool") ||
 		!strings.Contains(refused.Reason, "1000000000 MB minimum") {
 		t.Errorf("login with the spool below min_free_bytes: %v, want a refusal naming the free space and the minimum", err)
@@ -275,5 +290,76 @@ func TestVNCTigerVNCViewerKilled(t *testing.T) {
 	checkVideo(t, video, seg.End.Sub(seg.Start))
 	if got := vnctest.ColourAt(vnctest.FrameAt(t, video, green.mid(seg.Start), vncWidth, vncHeight), vncWidth, 200, 150); !vnctest.Near(got, vnctest.Green, 48) {
 		t.Errorf("the recording at %s shows %v, want green", green.mid(seg.Start), got)
+	}
+}
+
+// TestVNCSegmentsRenderAlone: with 1 MiB segments and retention 0, a VNC
+// session spans several segments. Each later segment is rendered by
+// replaying the earlier ones, so the pipeline keeps those past their
+// retention until the session has ended and every later segment is
+// rendered; then it deletes them all. The last segment's MP4 shows the
+// screen that segment inherited (red, painted in segment 0) and what
+// changed in it (blue).
+func TestVNCSegmentsRenderAlone(t *testing.T) {
+	sdktest.RequirePeer(t, "xterm")
+	g := newVNCGateway(t, "segment_max_bytes = \"1MiB\"\nretention = \"0\"\n")
+	c := g.watch(t, rfbwire.EncZRLE, rfbwire.EncCopyRect, rfbwire.EncRaw)
+	id := g.WaitEvent("vnc", "session.create", e2e.Fields("user_name", "alice")).S("session_id")
+
+	paint(t, c, func() { vnctest.XRun(t, g.x.D, "xsetroot", "-solid", "red") })
+	// Text scrolling in an xterm (960x650 pixels at the top left) fills
+	// segment 0; the rest of the screen stays red.
+	spew := vnctest.XStart(t, g.x.D, "xterm", "-geometry", "160x50+0+0", "-e", "sh", "-c", "while :; do head -c 30000 /dev/urandom | base64; done")
+	sealed0 := g.WaitEvent("capture", "recording.segment.sealed", e2e.Fields("session_id", id, "segment", "0"))
+	spew.Stop()
+	// Segment 0 is uploaded while the session runs, and kept although its
+	// retention (0) is over: segment 1 needs it.
+	g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", id, "segment", "0"))
+	if _, err := os.Stat(sealed0.S("path")); err != nil {
+		t.Errorf("segment 0 after its upload, the session still running: %v", err)
+	}
+	blue := paint(t, c, func() { vnctest.XRun(t, g.x.D, "xsetroot", "-solid", "blue") })
+	c.Close()
+	g.WaitEvent("vnc", "session.destroy", e2e.Fields("session_id", id))
+
+	segs := e2e.Find(g.Events("capture"), "recording.segment.sealed", e2e.Fields("session_id", id))
+	last := len(segs) - 1
+	if last < 1 {
+		t.Fatalf("the session has %d segment(s), want several", len(segs))
+	}
+	for n := range segs {
+		sn := strconv.Itoa(n)
+		g.WaitEvent("pipeline", "recording.encode.done", e2e.Fields("session_id", id, "segment", sn))
+		g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", id, "segment", sn))
+	}
+	if failed := e2e.Find(g.Events("pipeline"), "recording.encode.failed", e2e.Fields("session_id", id)); len(failed) > 0 {
+		t.Errorf("renders failed: %v", failed)
+	}
+	// Past the renders, retention deletes every local copy.
+	for n, s := range segs {
+		g.WaitEvent("pipeline", "recording.retention.delete", e2e.Fields("session_id", id, "segment", strconv.Itoa(n)))
+		if _, err := os.Stat(s.S("path")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("segment %d after retention: %v, want it deleted", n, err)
+		}
+	}
+
+	dir := filepath.Join(g.uploads, "alice", id)
+	clip := fmt.Sprintf("%04d", last+1)
+	seg := capture.VerifyFile(filepath.Join(dir, clip+".vsl"), g.PublicKey())
+	if seg.Status != capture.Intact {
+		t.Fatalf("uploaded segment %d: %s", last, seg.Describe())
+	}
+	video := filepath.Join(dir, clip+".mp4")
+	checkVideo(t, video, seg.End.Sub(seg.Start))
+	sx, sy := vncWidth*8/10, vncHeight*8/10 // beside the xterm
+	if got := vnctest.ColourAt(vnctest.FrameAt(t, video, 0, vncWidth, vncHeight), vncWidth, sx, sy); !vnctest.Near(got, vnctest.Red, 48) {
+		t.Errorf("segment %d's first frame shows %v at (%d,%d), want the red it inherited from segment 0", last, got, sx, sy)
+	}
+	if at := blue.mid(seg.Start); at > 0 {
+		if got := vnctest.ColourAt(vnctest.FrameAt(t, video, at, vncWidth, vncHeight), vncWidth, sx, sy); !vnctest.Near(got, vnctest.Blue, 48) {
+			t.Errorf("segment %d at %s shows %v, want blue", last, at, got)
+		}
+	} else {
+		t.Errorf("the blue screen (%s) is not in the last segment (from %s)", blue.from, seg.Start)
 	}
 }

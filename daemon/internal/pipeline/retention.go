@@ -49,6 +49,15 @@ func (p *Pipeline) retain(ctx context.Context, job store.Job) {
 		}
 		return
 	}
+	if wait, err := p.laterSegmentsNeed(ctx, sess, seg); err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
+		return
+	} else if wait != "" {
+		if err := p.cfg.Store.FailJob(ctx, job.ID, wait, p.now().Add(laterSegmentsPoll)); err != nil {
+			p.log.Error("scheduling a retention", "job", job.ID, "error", err)
+		}
+		return
+	}
 	objs, err := p.objects(sess, seg, up)
 	if err != nil {
 		p.retentionFailed(ctx, job, seg, &sess, fmt.Errorf("%w: %v", errPermanent, err))
@@ -71,6 +80,44 @@ func (p *Pipeline) retain(ctx context.Context, job store.Job) {
 	p.publish(MetricRetentionDelete, event.LevelInfo, fmt.Sprintf("local copies of segment %d of session %s deleted after retention (%d files, uploaded to %s)",
 		seg.N, sess.ID, len(objs), p.tmpl.Location(objs[0].key)), &sess, seg.N,
 		map[string]string{"path": seg.Path, "files": strconv.Itoa(len(objs)), "key": objs[0].key, "uploaded": up.Finished.UTC().Format(time.RFC3339)})
+}
+
+// laterSegmentsPoll is how often a VNC segment's delete job looks again
+// at the segments after it.
+const laterSegmentsPoll = 10 * time.Second
+
+// laterSegmentsNeed says why a segment must stay although its retention is
+// over: the VNC recorder renders a segment by replaying the session's
+// earlier ones (the RFB stream, its screen and zlib streams, runs on from
+// one segment into the next), so a VNC segment is deleted only once its
+// session has ended and every later segment is rendered or its render
+// given up. "" lets it go.
+func (p *Pipeline) laterSegmentsNeed(ctx context.Context, sess store.Session, seg store.Segment) (string, error) {
+	if sess.Protocol != store.ProtocolVNC {
+		return "", nil
+	}
+	const why = "retention: kept for the render of later segments of this VNC session, which replays it: "
+	if sess.State == store.SessionActive {
+		return why + "the session is still running", nil
+	}
+	segs, err := p.cfg.Store.ListSegments(ctx, sess.ID)
+	if err != nil {
+		return "", err
+	}
+	encodes, err := p.cfg.Store.ListJobs(ctx, store.JobFilter{Kind: store.JobEncode, SessionID: sess.ID, Limit: store.MaxPageSize})
+	if err != nil {
+		return "", err
+	}
+	rendered := map[int]bool{} // a session of more segments than a page keeps them: safe
+	for _, j := range encodes {
+		rendered[j.Segment] = j.State == store.JobEncoded || j.State == store.JobFailed
+	}
+	for _, later := range segs {
+		if later.N > seg.N && !rendered[later.N] {
+			return fmt.Sprintf("%ssegment %d is not rendered yet", why, later.N), nil
+		}
+	}
+	return "", nil
 }
 
 // stillStored checks that storage holds o as it was uploaded.
