@@ -29,15 +29,16 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ssh: %w", err)
 	}
+	live := sshReloadable(cfg)
 	srv, err := sshproxy.New(sshproxy.Config{
 		ListenAddr:    cfg.SSH.Listen,
 		HostKeyPath:   cfg.SSH.HostKey,
-		Banner:        cfg.SSH.Banner,
-		EnvAllowlist:  cfg.SSH.EnvAllow,
-		LoginGrace:    cfg.SSH.LoginGrace,
-		MaxAuthTries:  cfg.SSH.MaxAuthTries,
-		IdleTimeout:   cfg.SSH.IdleTimeout,
-		RecordInput:   cfg.Recording.RecordInput,
+		Banner:        live.Banner,
+		EnvAllowlist:  live.EnvAllowlist,
+		LoginGrace:    live.LoginGrace,
+		MaxAuthTries:  live.MaxAuthTries,
+		IdleTimeout:   live.IdleTimeout,
+		RecordInput:   live.RecordInput,
 		Authenticator: sshAuth{storeAuth{d.store}},
 		Targets:       storeTargets{d.store, store.ProtocolSSH},
 		Recorder:      &captureRecorder{d: d},
@@ -50,6 +51,8 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	// New connections follow reloads; open sessions keep their settings.
+	d.reloaders = append(d.reloaders, func(cfg *config.Config) error { return srv.Reload(sshReloadable(cfg)) })
 	d.addListening("ssh " + ln.Addr().String())
 	d.wg.Add(1)
 	go func() {
@@ -62,6 +65,18 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 	d.drainers = append(d.drainers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
 	d.onStop("ssh", func(context.Context) error { return srv.Close() })
 	return nil
+}
+
+// sshReloadable is what of cfg the running SSH gateway follows.
+func sshReloadable(cfg *config.Config) sshproxy.Reloadable {
+	return sshproxy.Reloadable{
+		Banner:       cfg.SSH.Banner,
+		EnvAllowlist: cfg.SSH.EnvAllow,
+		LoginGrace:   cfg.SSH.LoginGrace,
+		MaxAuthTries: cfg.SSH.MaxAuthTries,
+		IdleTimeout:  cfg.SSH.IdleTimeout,
+		RecordInput:  cfg.Recording.RecordInput,
+	}
 }
 
 // startAdmission builds the admission controller over the spool and

@@ -116,7 +116,7 @@ func newConn(s *Server, nc net.Conn) *gwConn {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &gwConn{
 		srv:          s,
-		cfg:          &s.cfg,
+		cfg:          s.live.Load(),
 		nc:           nc,
 		id:           newSessionID(),
 		ctx:          ctx,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -23,6 +24,9 @@ const serverVersion = "SSH-2.0-Vigil"
 type Server struct {
 	cfg    Config
 	signer ssh.Signer
+	// live is the configuration new connections take: cfg with what
+	// Reload changed. A connection keeps the one it was accepted with.
+	live atomic.Pointer[Config]
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -45,12 +49,41 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger.Info("sshproxy: generated host key", "path", cfg.HostKeyPath,
 			"fingerprint", ssh.FingerprintSHA256(signer.PublicKey()))
 	}
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		signer:    signer,
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*gwConn]struct{}{},
-	}, nil
+	}
+	live := cfg
+	s.live.Store(&live)
+	return s, nil
+}
+
+// Reloadable is what a running gateway can change (on SIGHUP): the Config
+// fields of the same names. Zero values take the defaults, as in Config.
+type Reloadable struct {
+	Banner       string
+	EnvAllowlist []string
+	LoginGrace   time.Duration
+	MaxAuthTries int
+	IdleTimeout  time.Duration
+	RecordInput  bool
+}
+
+// Reload applies r to the connections accepted from now on; sessions
+// already open keep the settings they began with (a session is recorded
+// with input or without it from start to end). A bad r changes nothing.
+func (s *Server) Reload(r Reloadable) error {
+	next := *s.live.Load()
+	next.Banner, next.EnvAllowlist = r.Banner, r.EnvAllowlist
+	next.LoginGrace, next.MaxAuthTries, next.IdleTimeout = r.LoginGrace, r.MaxAuthTries, r.IdleTimeout
+	next.RecordInput = r.RecordInput
+	if err := next.CheckAndSetDefaults(); err != nil {
+		return err
+	}
+	s.live.Store(&next)
+	return nil
 }
 
 // HostKey is the gateway's public host key.
@@ -180,10 +213,10 @@ func (s *Server) Close() error {
 // keep that connection's authentication state.
 func (s *Server) serverConfig(c *gwConn) *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
-		MaxAuthTries:  s.cfg.MaxAuthTries,
+		MaxAuthTries:  c.cfg.MaxAuthTries,
 		ServerVersion: serverVersion,
 		BannerCallback: func(ssh.ConnMetadata) string {
-			return s.cfg.Banner
+			return c.cfg.Banner
 		},
 		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
 			return c.authPassword(meta.User(), "password", password)
