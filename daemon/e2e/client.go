@@ -29,7 +29,14 @@ func clientOptions(keyPath string) []string {
 // SSHCommand is `ssh` through the gateway as login ("USER:TARGET") with
 // the user's key, running remote (a shell command line) on the target.
 func (v *Vigild) SSHCommand(u User, login string, remote ...string) *exec.Cmd {
-	args := append(clientOptions(u.KeyPath), "-p", strconv.Itoa(v.SSHPort), "-l", login, "127.0.0.1")
+	return v.SSHCommandWith(u, login, nil, remote...)
+}
+
+// SSHCommandWith is SSHCommand with more ssh options (-W, -R ...) before
+// the host.
+func (v *Vigild) SSHCommandWith(u User, login string, options []string, remote ...string) *exec.Cmd {
+	args := append(clientOptions(u.KeyPath), "-p", strconv.Itoa(v.SSHPort), "-l", login)
+	args = append(append(args, options...), "127.0.0.1")
 	args = append(args, remote...)
 	return exec.Command("ssh", args...)
 }
@@ -53,13 +60,23 @@ func SCPRemote(path string) string { return "127.0.0.1:" + path }
 // Dial opens an x/crypto/ssh client connection through the gateway as
 // login; it does not check the gateway's host key.
 func (v *Vigild) Dial(login string, auth ...ssh.AuthMethod) (*ssh.Client, error) {
-	cfg := &ssh.ClientConfig{
-		User:            login,
-		Auth:            auth,
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(), // the test's own gateway, on 127.0.0.1
-		Timeout:         30 * time.Second,
+	return v.DialConfig(login, ssh.ClientConfig{Auth: auth})
+}
+
+// DialConfig opens an x/crypto/ssh client connection through the gateway
+// with cfg (a BannerCallback, say); User, Timeout and an insecure
+// HostKeyCallback are filled in when cfg leaves them empty.
+func (v *Vigild) DialConfig(login string, cfg ssh.ClientConfig) (*ssh.Client, error) {
+	if cfg.User == "" {
+		cfg.User = login
 	}
-	return ssh.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(v.SSHPort)), cfg)
+	if cfg.HostKeyCallback == nil {
+		cfg.HostKeyCallback = ssh.InsecureIgnoreHostKey() // the test's own gateway, on 127.0.0.1
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	return ssh.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(v.SSHPort)), &cfg)
 }
 
 // KeyAuth is public-key authentication with the user's key.

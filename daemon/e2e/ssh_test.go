@@ -277,9 +277,15 @@ func TestPTYResize(t *testing.T) {
 	}
 	var resizes []string
 	for _, ev := range events {
-		if ev[1] == "r" {
+		switch ev[1] {
+		case "r":
 			resizes = append(resizes, ev[2].(string))
+		case "i":
+			t.Errorf("asciicast has an input event %v; input is recorded only with record_input = true", ev)
 		}
+	}
+	if in := exportJSON(t, g, vsl).data("input"); in != "" {
+		t.Errorf("json export has input frames %q; input is recorded only with record_input = true", in)
 	}
 	if len(resizes) != 1 || resizes[0] != "120x40" {
 		t.Errorf("asciicast resize events %q, want [120x40]", resizes)

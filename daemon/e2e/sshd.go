@@ -23,9 +23,12 @@ type SSHD struct {
 	// KeyPath is root's private key on this server (the target credential
 	// handed to `vigilctl targets add --key-file`).
 	KeyPath string
-	dir     string
-	cmd     *exec.Cmd
-	done    chan struct{}
+	// HostKeyPath is the server's private host key; its public half,
+	// HostKeyPath+".pub", is what a target's --host-key pins.
+	HostKeyPath string
+	dir         string
+	cmd         *exec.Cmd
+	done        chan struct{}
 }
 
 // Addr is host:port of the server.
@@ -69,8 +72,8 @@ func startSSHD(bin string) (*SSHD, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &SSHD{dir: dir, KeyPath: filepath.Join(dir, "root_key"), done: make(chan struct{})}
-	if err := Keygen(filepath.Join(dir, "host_key")); err != nil {
+	s := &SSHD{dir: dir, KeyPath: filepath.Join(dir, "root_key"), HostKeyPath: filepath.Join(dir, "host_key"), done: make(chan struct{})}
+	if err := Keygen(s.HostKeyPath); err != nil {
 		return nil, err
 	}
 	if err := Keygen(s.KeyPath); err != nil {

@@ -1,0 +1,141 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/vigilgw/vigil/daemon/e2e"
+)
+
+// ctlConfigRow is one row of `vigilctl config show`.
+type ctlConfigRow struct{ value, origin string }
+
+func ctlConfigShow(t *testing.T, v *e2e.Vigild) (map[string]ctlConfigRow, string) {
+	t.Helper()
+	out := v.MustCtl("", "config", "show")
+	rows := map[string]ctlConfigRow{}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(lines[0], "KEY") || !strings.Contains(lines[0], "VALUE") || !strings.HasSuffix(strings.TrimSpace(lines[0]), "ORIGIN") {
+		t.Fatalf("config show: no KEY VALUE ORIGIN table:\n%s", out)
+	}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			t.Fatalf("config show: row %q", l)
+		}
+		key, origin := f[0], f[len(f)-1]
+		value := strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(l, key)), origin))
+		rows[key] = ctlConfigRow{value, origin}
+	}
+	return rows, out
+}
+
+// bannerOf connects as u and returns the banner the gateway shows before
+// authentication.
+func bannerOf(t *testing.T, v *e2e.Vigild, u e2e.User) string {
+	t.Helper()
+	var banner e2e.SyncBuffer
+	c, err := v.DialConfig(u.Name+":web01", ssh.ClientConfig{
+		Auth:           []ssh.AuthMethod{e2e.KeyAuth(t, u)},
+		BannerCallback: func(m string) error { banner.Write([]byte(m)); return nil },
+	})
+	if err != nil {
+		t.Fatalf("dial as %s: %v", u.Name, err)
+	}
+	c.Close()
+	return banner.String()
+}
+
+// TestSettingsOverlay: <state_dir>/settings.toml (what the web UI changes)
+// is laid over vigil.toml; `vigilctl config show` prints every effective
+// value with its origin (default, file, settings) and masks secrets; the
+// running gateway uses the overlaid values, at start and after a SIGHUP;
+// a settings.toml that sets what only the file may set is refused with
+// its line, and the running values stay.
+func TestSettingsOverlay(t *testing.T) {
+	t.Parallel()
+	s := e2e.RequireSSHD(t)
+	const secret = "e2e-storage-secret-value"
+	v := e2e.NewVigild(t, fmt.Sprintf(`
+[recording]
+min_free_bytes = "1MB"
+bitrate = 1500
+storage_key = "AKIAE2EEXAMPLE"
+storage_secret = %q
+`, secret))
+	settings := filepath.Join(v.StateDir, "settings.toml")
+	writeSettings := func(text string) {
+		t.Helper()
+		if err := os.MkdirAll(v.StateDir, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(settings, []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSettings("[ssh]\nbanner = \"settings-banner-e2e\"\n\n[recording]\nbitrate = 2500\n")
+	v.Start()
+	alice := v.AddUser("alice", "Users")
+	v.AddTarget("web01", s, "Users")
+
+	rows, out := ctlConfigShow(t, v)
+	for key, want := range map[string]ctlConfigRow{
+		"team":                     {`"e2e"`, "file"},
+		"ssh.banner":               {`"settings-banner-e2e"`, "settings"},
+		"recording.bitrate":        {"2500", "settings"},
+		"recording.min_free_bytes": {`"1MB"`, "file"},
+		"recording.framerate":      {"10", "default"},
+		"ssh.login_grace":          {`"30s"`, "default"},
+		"recording.storage_key":    {"********", "file"},
+		"recording.storage_secret": {"********", "file"},
+	} {
+		if got, ok := rows[key]; !ok || got != want {
+			t.Errorf("config show %s: %+v, want %+v", key, got, want)
+		}
+	}
+	if strings.Contains(out, secret) || strings.Contains(out, "AKIAE2EEXAMPLE") {
+		t.Errorf("config show prints a secret:\n%s", out)
+	}
+	if b := bannerOf(t, v, alice); !strings.Contains(b, "settings-banner-e2e") {
+		t.Errorf("banner %q: settings.toml's is not in force", b)
+	}
+
+	// A settings.toml that sets what only vigil.toml may set is refused
+	// on reload, naming the file, line and key; the running values stay.
+	failed := func() int { return len(e2e.Find(v.Events("core"), "config.reload.failed")) }
+	n := failed()
+	writeSettings("[ssh]\nbanner = \"must-not-apply\"\n\nstate_dir = \"/elsewhere\"\n")
+	v.Signal(syscall.SIGHUP)
+	var reason string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		fs := e2e.Find(v.Events("core"), "config.reload.failed")
+		if len(fs) > n {
+			reason = fs[len(fs)-1].S("reason")
+		}
+		return reason != ""
+	}, func() string { return "config.reload.failed for a bad settings.toml" })
+	if !strings.Contains(reason, settings+":") || !strings.Contains(reason, "state_dir") {
+		t.Errorf("config.reload.failed reason %q does not name %s and state_dir", reason, settings)
+	}
+	if b := bannerOf(t, v, alice); !strings.Contains(b, "settings-banner-e2e") {
+		t.Errorf("after a refused reload the banner is %q", b)
+	}
+
+	// A good settings.toml applies on SIGHUP.
+	writeSettings("[ssh]\nbanner = \"reloaded-banner-e2e\"\n")
+	v.Signal(syscall.SIGHUP)
+	v.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
+	if b := bannerOf(t, v, alice); !strings.Contains(b, "reloaded-banner-e2e") {
+		t.Errorf("after the reload the banner is %q", b)
+	}
+	rows, _ = ctlConfigShow(t, v)
+	if got := rows["recording.bitrate"]; got != (ctlConfigRow{"1500", "file"}) {
+		t.Errorf("config show recording.bitrate after settings.toml dropped it: %+v, want 1500 from the file", got)
+	}
+}

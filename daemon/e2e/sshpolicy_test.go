@@ -1,0 +1,351 @@
+package e2e_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/vigilgw/vigil/daemon/e2e"
+)
+
+// echoServer is a TCP server on 127.0.0.1 that echoes each connection
+// back until its client half-closes.
+func echoServer(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestForwarding: port forwarding (ssh -W, ssh -R) and agent forwarding
+// are refused on a target that does not allow them, with the reason on the
+// client's side, and work on one that does: the echo server behind the
+// target answers through `ssh -W`, and `ssh-add -l` on the target lists
+// the key of the client's own agent.
+func TestForwarding(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	g.MustCtl("", "targets", "add", "open01", "--protocol", "ssh", "--host", "127.0.0.1", "--port", strconv.Itoa(g.sshd.Port),
+		"--username", "root", "--key-file", g.sshd.KeyPath, "--group", "Users", "--allow-port-forwarding", "--allow-agent-forwarding")
+	echo := echoServer(t)
+	const payload = "through-the-forward\n"
+	stdio := func(login string) (string, string, int) {
+		cmd := g.SSHCommandWith(g.alice, login, []string{"-W", fmt.Sprintf("127.0.0.1:%d", echo)})
+		cmd.Stdin = strings.NewReader(payload)
+		return e2e.Run(t, cmd)
+	}
+
+	// Refused on web01.
+	out, errOut, code := stdio("alice:web01")
+	if code == 0 || out != "" || !strings.Contains(errOut, "stdio forwarding failed") {
+		t.Errorf("ssh -W through web01: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// The reason, which OpenSSH prints only at LogLevel INFO and above.
+	client, err := g.Dial("alice:web01", e2e.KeyAuth(t, g.alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", echo))
+	var oce *ssh.OpenChannelError
+	if !errors.As(err, &oce) || oce.Reason != ssh.Prohibited || !strings.Contains(oce.Message, "port forwarding is not permitted on this target") {
+		t.Errorf("direct-tcpip through web01: %v", err)
+	}
+	if c != nil {
+		c.Close()
+	}
+	client.Close()
+	cmd := g.SSHCommandWith(g.alice, "alice:web01", []string{"-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:" + strconv.Itoa(echo)},
+		"echo remote-forward-up")
+	out, errOut, code = e2e.Run(t, cmd)
+	if code == 0 || strings.Contains(out, "remote-forward-up") || !strings.Contains(errOut, "remote port forwarding failed") {
+		t.Errorf("ssh -R through web01: exit %d, stdout %q, stderr %q (args %q)", code, out, errOut, cmd.Args)
+	}
+	// Allowed on open01.
+	out, errOut, code = stdio("alice:open01")
+	if code != 0 || out != payload {
+		t.Errorf("ssh -W through open01: exit %d, stdout %q (want %q), stderr %q", code, out, payload, errOut)
+	}
+
+	// Agent forwarding, with an agent holding one key.
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: priv, Comment: "e2e-agent-key"}); err != nil {
+		t.Fatal(err)
+	}
+	sshPub, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentRun := func(target string) (requestErr error, output string) {
+		t.Helper()
+		client, err := g.Dial("alice:"+target, e2e.KeyAuth(t, g.alice))
+		if err != nil {
+			t.Fatalf("dial alice:%s: %v", target, err)
+		}
+		defer client.Close()
+		if err := agent.ForwardToAgent(client, keyring); err != nil {
+			t.Fatal(err)
+		}
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		requestErr = agent.RequestAgentForwarding(sess)
+		b, _ := sess.CombinedOutput(`echo "sock=${SSH_AUTH_SOCK:-none}"; [ -n "$SSH_AUTH_SOCK" ] && ssh-add -l`)
+		return requestErr, string(b)
+	}
+	reqErr, output := agentRun("web01")
+	if reqErr == nil || !strings.Contains(output, "sock=none") {
+		t.Errorf("agent forwarding on web01: request error %v, target says %q", reqErr, output)
+	}
+	reqErr, output = agentRun("open01")
+	if reqErr != nil || !strings.Contains(output, ssh.FingerprintSHA256(sshPub)) || !strings.Contains(output, "e2e-agent-key") {
+		t.Errorf("agent forwarding on open01: request error %v, target says %q (want the agent's key %s)", reqErr, output, ssh.FingerprintSHA256(sshPub))
+	}
+	if !g.Running() {
+		t.Fatal("vigild exited")
+	}
+}
+
+// TestHostKeyPinning: a target's host key is pinned on first use (event
+// with the server's fingerprint) and then required; a target pinned by the
+// administrator to another key is refused with a clear message to the
+// user and a target.hostkey.mismatch event naming both fingerprints; one
+// pinned to the right key works.
+func TestHostKeyPinning(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	hostPub, err := os.ReadFile(g.sshd.HostKeyPath + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostKey, _, _, _, err := ssh.ParseAuthorizedKey(hostPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ssh.FingerprintSHA256(hostKey)
+
+	// First use of web01 pins the server's key.
+	g.sshOK(t, g.alice, "echo first-use", "first-use")
+	pinned := g.WaitEvent("ssh", "target.hostkey.pinned", e2e.Fields("target_name", "web01"))
+	if pinned.S("fingerprint") != want {
+		t.Errorf("target.hostkey.pinned fingerprint %q, the server's key is %q", pinned.S("fingerprint"), want)
+	}
+	g.sshOK(t, g.alice, "echo second-use", "second-use")
+	if n := len(e2e.Find(g.Events("ssh"), "target.hostkey.pinned")); n != 1 {
+		t.Errorf("%d target.hostkey.pinned events after two sessions, want 1", n)
+	}
+
+	// Pinned by the administrator to another key.
+	other := filepath.Join(g.Dir, "other_host_key")
+	if err := e2e.Keygen(other); err != nil {
+		t.Fatal(err)
+	}
+	otherPub, err := os.ReadFile(other + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherKey, _, _, _, err := ssh.ParseAuthorizedKey(otherPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(name string, pin []byte) {
+		g.MustCtl("", "targets", "add", name, "--protocol", "ssh", "--host", "127.0.0.1", "--port", strconv.Itoa(g.sshd.Port),
+			"--username", "root", "--key-file", g.sshd.KeyPath, "--group", "Users", "--host-key", strings.TrimSpace(string(pin)))
+	}
+	add("mitm01", otherPub)
+	add("pinned01", hostPub)
+	out, errOut, code := e2e.Run(t, g.SSHCommand(g.alice, "alice:mitm01", "echo must-not-run"))
+	if code == 0 || strings.Contains(out, "must-not-run") ||
+		!strings.Contains(errOut, `the host key of target "mitm01" does not match the key pinned for it`) {
+		t.Errorf("session to a target with another pinned key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	mm := g.WaitEvent("ssh", "target.hostkey.mismatch", e2e.Fields("target_name", "mitm01"))
+	if mm.S("pinned_fingerprint") != ssh.FingerprintSHA256(otherKey) || mm.S("presented_fingerprint") != want || mm.S("levelname") != "CRITICAL" {
+		t.Errorf("target.hostkey.mismatch: %v (want pinned %s, presented %s)", mm, ssh.FingerprintSHA256(otherKey), want)
+	}
+	if ev := e2e.Find(g.Events("ssh"), "session.create", e2e.Fields("target_name", "mitm01")); len(ev) != 0 {
+		t.Errorf("a session was created on the mismatching target: %v", ev)
+	}
+	out, errOut, code = e2e.Run(t, g.SSHCommand(g.alice, "alice:pinned01", "echo pinned-ok"))
+	if code != 0 || out != "pinned-ok\n" {
+		t.Errorf("session to a target pinned to its key: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if ev := e2e.Find(g.Events("ssh"), "target.hostkey.pinned", e2e.Fields("target_name", "pinned01")); len(ev) != 0 {
+		t.Errorf("a key pinned by the administrator was pinned again on first use: %v", ev)
+	}
+}
+
+// TestTargetMenu: a user who logs in without a target gets the menu of
+// the targets permitted to them (and only those), picks one and lands on
+// it; exec without a target is refused with the list; a user with one
+// permitted target goes straight to it. The banner says the session is
+// recorded.
+func TestTargetMenu(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	g.AddTarget("web02", g.sshd, "Users")
+	g.AddTarget("secret01", g.sshd, "Administrators")
+
+	var banner e2e.SyncBuffer
+	client, err := g.DialConfig("alice", ssh.ClientConfig{
+		Auth:           []ssh.AuthMethod{e2e.KeyAuth(t, g.alice)},
+		BannerCallback: func(m string) error { banner.Write([]byte(m)); return nil },
+	})
+	if err != nil {
+		t.Fatalf("dial as alice without a target: %v", err)
+	}
+	defer client.Close()
+	if !strings.Contains(banner.String(), "This session is recorded.") {
+		t.Errorf("banner %q does not say the session is recorded", banner.String())
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.RequestPty("xterm", 24, 80, ssh.TerminalModes{ssh.ECHO: 1}); err != nil {
+		t.Fatal(err)
+	}
+	stdin, err := sess.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &e2e.SyncBuffer{}
+	sess.Stdout, sess.Stderr = out, out
+	if err := sess.Shell(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sess.Wait() }()
+	waitOut := func(what string, ok func(string) bool) {
+		t.Helper()
+		e2e.Poll(t, e2e.EventTimeout, func() bool { return ok(out.String()) },
+			func() string { return fmt.Sprintf("%s (output %q)", what, tail(out.String(), 400)) })
+	}
+	waitOut("the menu prompt", func(s string) bool { return strings.Contains(s, "Target number or name") })
+	menu := out.String()
+	if !strings.Contains(menu, " 1) web01") || !strings.Contains(menu, " 2) web02") || strings.Contains(menu, "secret01") {
+		t.Fatalf("menu %q: want web01 and web02, not secret01", menu)
+	}
+	io.WriteString(stdin, "secret01\r")
+	waitOut("No such target for a target not permitted", func(s string) bool { return strings.Contains(s, "No such target.") })
+	io.WriteString(stdin, "2\r")
+	io.WriteString(stdin, "echo on-$((6*7))\r")
+	waitOut("the command's output on the chosen target", func(s string) bool { return strings.Contains(s, "on-42") })
+	io.WriteString(stdin, "exit 0\r")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("menu session: %v", err)
+		}
+	case <-time.After(e2e.CommandTimeout):
+		t.Fatal("the shell did not end")
+	}
+	g.WaitEvent("ssh", "session.create", e2e.Fields("user_name", "alice", "target_name", "web02"))
+	if ev := e2e.Find(g.Events("ssh"), "session.create", e2e.Fields("target_name", "secret01")); len(ev) != 0 {
+		t.Errorf("a session on secret01: %v", ev)
+	}
+
+	// Exec without a target: refused, with the list.
+	o, errOut, code := e2e.Run(t, g.SSHCommand(g.alice, "alice", "echo must-not-run"))
+	if code == 0 || strings.Contains(o, "must-not-run") || !strings.Contains(errOut, "no target given; log in as USER:TARGET") ||
+		!strings.Contains(errOut, "web01") || !strings.Contains(errOut, "web02") || strings.Contains(errOut, "secret01") {
+		t.Errorf("exec without a target: exit %d, stdout %q, stderr %q", code, o, errOut)
+	}
+	// bob may use web01 only: he goes straight there.
+	o, errOut, code = e2e.Run(t, g.SSHCommand(g.bob, "bob", "echo only-target"))
+	if code != 0 || o != "only-target\n" {
+		t.Errorf("bob without a target: exit %d, stdout %q, stderr %q", code, o, errOut)
+	}
+	g.WaitEvent("ssh", "session.create", e2e.Fields("user_name", "bob", "target_name", "web01"))
+}
+
+// TestRecordInput: with record_input = true what the user types is in the
+// capture (input frames in the JSON export, "i" events in the asciicast);
+// after a SIGHUP that turns it off, a new session's input is not recorded
+// (TestPTYResize checks that it is not by default).
+func TestRecordInput(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "\n[recording]\nrecord_input = true\n")
+	const typed = "echo typed-$((40+2))\n"
+	typeSession := func() {
+		t.Helper()
+		p := startPTY(t, g, g.alice, 24, 80, "", nil)
+		io.WriteString(p.stdin, typed)
+		p.waitOutput(t, "typed-42", func(s string) bool { return strings.Contains(s, "typed-42") })
+		io.WriteString(p.stdin, "exit 0\n")
+		select {
+		case <-p.done:
+		case <-time.After(e2e.CommandTimeout):
+			t.Fatal("the shell did not end")
+		}
+		p.client.Close()
+	}
+	typeSession()
+	vsl := g.WaitSealed(1)[0]
+	exp := exportJSON(t, g, vsl)
+	if in := exp.data("input"); !strings.Contains(in, typed) {
+		t.Errorf("input frames %q lack what was typed, %q", in, typed)
+	}
+	cast := filepath.Join(g.Dir, "input.cast")
+	g.MustCtl("", "session-logs", "export", "--format", "asciinema", "--output", cast, vsl)
+	_, events := readCast(t, cast)
+	var in strings.Builder
+	for _, ev := range events {
+		if ev[1] == "i" {
+			s, _ := ev[2].(string)
+			in.WriteString(s)
+		}
+	}
+	if !strings.Contains(in.String(), "typed-$((40+2))") {
+		t.Errorf("asciicast input events %q lack what was typed", in.String())
+	}
+
+	// Off again by a reload: the next session's input is not recorded.
+	g.WriteConfig("")
+	g.Signal(syscall.SIGHUP)
+	g.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
+	typeSession()
+	var second string
+	for _, p := range g.WaitSealed(2) {
+		if p != vsl {
+			second = p
+		}
+	}
+	exp = exportJSON(t, g, second)
+	if in := exp.data("input"); in != "" || !strings.Contains(exp.output(), "typed-42") {
+		t.Errorf("after record_input was turned off: input frames %q, output has typed-42: %v", in, strings.Contains(exp.output(), "typed-42"))
+	}
+}
