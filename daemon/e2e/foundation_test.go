@@ -96,10 +96,13 @@ func is(s string) func(string) bool { return func(m string) bool { return m == s
 // TestSDNotify: vigild talks to a real unixgram NOTIFY_SOCKET as systemd's
 // Type=notify expects: READY=1 and a STATUS naming the listener once it
 // accepts, WATCHDOG=1 keep-alives when WATCHDOG_USEC asks, RELOADING=1 then
-// READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
+// READY=1 around a SIGHUP, STOPPING=1 on SIGTERM. SIGTERM (systemd's stop)
+// drains: new connections are refused, a live session that ends within
+// shutdown_grace ends as it would have, its capture is sealed and
+// verifies, and vigild exits 0.
 func TestSDNotify(t *testing.T) {
 	t.Parallel()
-	e2e.RequireSSHD(t)
+	sshd := e2e.RequireSSHD(t)
 	v := e2e.NewVigild(t, "")
 	n := listenNotify(t, v.Dir)
 	v.Env = []string{"NOTIFY_SOCKET=" + n.path, "WATCHDOG_USEC=300000"}
@@ -139,9 +142,55 @@ func TestSDNotify(t *testing.T) {
 	})
 	n.wait(t, reloading+1, "READY=1 after the reload", is("READY=1"))
 
+	// A live session waiting for one line of input.
+	alice := v.AddUser("alice", "Users")
+	v.AddTarget("web01", sshd, "Users")
+	client := v.SSHCommand(alice, "alice:web01", `echo started; read line; echo "finished $line"`)
+	stdin, err := client.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e2e.StartProc(t, client)
+	e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Contains(p.Stdout.String(), "started") || p.Exited() },
+		func() string { return "the session to start" })
+
 	mark = len(n.all())
-	v.Stop()
+	v.Signal(syscall.SIGTERM)
 	n.wait(t, mark, "STOPPING=1 on SIGTERM", is("STOPPING=1"))
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		c, err := net.Dial("tcp", v.SSHAddr())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, func() string { return "the gateway to stop accepting after SIGTERM" })
+	if p.Exited() || !v.Running() {
+		t.Fatalf("SIGTERM ended the live session (client exited: %v) or vigild (running: %v) at once", p.Exited(), v.Running())
+	}
+	// The session finishes by itself, within the grace.
+	io.WriteString(stdin, "within-grace\n")
+	stdin.Close()
+	if code := p.Wait(t, e2e.StopTimeout); code != 0 || p.Stdout.String() != "started\nfinished within-grace\n" {
+		t.Errorf("session during the drain: exit %d, stdout %q, stderr %q", code, p.Stdout, p.Stderr)
+	}
+	select {
+	case <-v.Done():
+	case <-time.After(e2e.StopTimeout):
+		t.Fatalf("vigild did not exit within %s of SIGTERM", e2e.StopTimeout)
+	}
+	if code := v.ExitCode(); code != 0 {
+		t.Errorf("vigild exited %d after SIGTERM", code)
+	}
+	if a := e2e.Captures(v.SpoolActive()); len(a) != 0 {
+		t.Errorf("spool/active holds %v after the drain", a)
+	}
+	vsl := v.WaitSealed(1)[0]
+	if out := v.MustCtl("", "session-logs", "verify", vsl); !strings.Contains(out, "verified") || strings.Contains(out, "recovered") {
+		t.Errorf("verify after the drain: %q", out)
+	}
+	if text := v.MustCtl("", "session-logs", "cat", vsl); !strings.Contains(text, "finished within-grace") {
+		t.Errorf("the drained session's capture lacks its end: %q", text)
+	}
 }
 
 // TestFirstStart is `make run`'s promise, on etc/vigil-dev.toml: on a
