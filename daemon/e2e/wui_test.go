@@ -778,6 +778,26 @@ func TestWUITranscriptHitInLaterSegment(t *testing.T) {
 	if want := fmt.Sprintf("/recordings/%s?clip=%d&amp;t=", sid, hit.Segment); code != http.StatusOK || !bytes.Contains(page, []byte(want)) {
 		t.Errorf("the history page's hit does not link to %s…", want)
 	}
+
+	// In Chromium: the hit's link opens the player, which starts at the
+	// hit (where it stands when playback begins), not at the clip's start.
+	b := startWUIBrowser(t)
+	b.login(t, g.base, "admin", g.adminPassword)
+	b.do(t, "open the hit from the history",
+		chromedp.Navigate(g.base+"/sessions/history?"+url.Values{"q": {marker}}.Encode()),
+		chromedp.Click(chromedp.CSS(fmt.Sprintf(`ul.hits a[href^="/recordings/%s?clip=%d&"]`, sid, hit.Segment))),
+		chromedp.WaitVisible(chromedp.CSS(`.ap-player`)),
+		chromedp.Evaluate[chromedp.Void](`window.__firstT = null; window.vigilPlayer.addEventListener("playing", function () {
+			Promise.resolve(window.vigilPlayer.getCurrentTime()).then(function (t) { if (window.__firstT === null) { window.__firstT = t; } });
+		}), undefined`),
+		chromedp.Click(chromedp.CSS(`.ap-player`)),
+		chromedp.Poll[chromedp.Void](fmt.Sprintf(`window.__firstT !== null && (document.querySelector('.ap-term') || {textContent: ''}).textContent.includes(%q)`, marker),
+			chromedp.WithPollingTimeout(e2e.CommandTimeout)),
+	)
+	b.noCSPViolations(t, "recording at a hit")
+	if first, want := wuiEval[float64](t, b, `window.__firstT`), float64(hit.OffsetMS)/1000; first < want-0.5 || first > want+0.5 {
+		t.Errorf("the player began at %.3f s of clip %d; the hit is at %.3f s", first, hit.Segment, want)
+	}
 }
 
 // TestWUIAccessManagement: through the JSON API behind the access pages,
