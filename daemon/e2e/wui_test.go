@@ -1040,3 +1040,62 @@ func TestWUIReportsAndStatus(t *testing.T) {
 		t.Errorf("status: disks %q, queues %q", disks, queues)
 	}
 }
+
+// TestWUIKillAll: "Kill all" of the live page for one user ends exactly
+// that user's real SSH sessions; for every user, the rest.
+func TestWUIKillAll(t *testing.T) {
+	t.Parallel()
+	g := newWUIGateway(t)
+	bob := g.AddUser("bob", "Users")
+	type live struct {
+		user   string
+		marker string
+		proc   *e2e.Proc
+	}
+	var sessions []live
+	for _, u := range []e2e.User{g.alice, g.alice, bob} {
+		m := wuiMarker(t, u.Name)
+		p := e2e.StartProc(t, g.SSHCommand(u, u.Name+":web01", "echo "+m+"; exec sleep 300"))
+		sessions = append(sessions, live{u.Name, m, p})
+	}
+	for _, s := range sessions {
+		e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Contains(s.proc.Stdout.String(), s.marker) || s.proc.Exited() },
+			func() string { return s.marker + " at the client" })
+		if s.proc.Exited() {
+			t.Fatalf("a session of %s ended by itself: %q", s.user, s.proc.Stderr)
+		}
+	}
+	admin := g.newClient(t).mustLogin("admin", g.adminPassword)
+	code, body, hdr := admin.postForm("/sessions/live/kill-all", url.Values{"user": {"alice"}}, admin.csrf)
+	if code != http.StatusSeeOther {
+		t.Fatalf("POST /sessions/live/kill-all for alice: %d %s", code, body)
+	}
+	code, page := admin.get(hdr.Get("Location"))
+	if code != http.StatusOK || !bytes.Contains(page, []byte("Ended 2 session(s).")) {
+		t.Errorf("after killing alice's sessions, %s: %d, no \"Ended 2 session(s).\"", hdr.Get("Location"), code)
+	}
+	for _, s := range sessions[:2] {
+		e2e.Poll(t, e2e.CommandTimeout, s.proc.Exited, func() string { return "alice's killed ssh client to exit" })
+	}
+	if sessions[2].proc.Exited() {
+		t.Fatalf("killing alice's sessions ended bob's: %q", sessions[2].proc.Stderr)
+	}
+	// The registry lets a session go once its teardown is done.
+	var l []e2e.LiveSession
+	e2e.Poll(t, e2e.EventTimeout, func() bool { l = g.Sessions(); return len(l) <= 1 },
+		func() string { return fmt.Sprintf("alice's sessions to leave the live list: %+v", l) })
+	if len(l) != 1 || l[0].User != "bob" {
+		t.Errorf("live after killing alice's: %+v, want bob's one", l)
+	}
+	if n := len(e2e.Find(g.Events("ssh"), "session.kill_all", e2e.Fields("user_name", "alice", "by", "admin"))); n != 2 {
+		t.Errorf("%d session.kill_all events for alice by admin, want 2", n)
+	}
+	code, _, _ = admin.postForm("/sessions/live/kill-all", url.Values{"user": {""}}, admin.csrf)
+	if code != http.StatusSeeOther {
+		t.Fatalf("POST /sessions/live/kill-all: %d", code)
+	}
+	e2e.Poll(t, e2e.CommandTimeout, sessions[2].proc.Exited, func() string { return "bob's killed ssh client to exit" })
+	g.WaitEvent("ssh", "session.kill_all", e2e.Fields("user_name", "bob", "by", "admin"))
+	e2e.Poll(t, e2e.EventTimeout, func() bool { l = g.Sessions(); return len(l) == 0 },
+		func() string { return fmt.Sprintf("an empty live list after kill all: %+v", l) })
+}
