@@ -63,16 +63,16 @@ func (v *Vigild) VNCRoots() *x509.CertPool {
 	return pool
 }
 
-// AddVNCTarget registers x as VNC target name, logged into with its
-// password, for the given groups.
-func (v *Vigild) AddVNCTarget(name string, x *vnctest.X11vnc, groups ...string) {
+// AddVNCTarget registers the VNC server on 127.0.0.1:port as target name,
+// logged into with password, for the given groups.
+func (v *Vigild) AddVNCTarget(name string, port int, password string, groups ...string) {
 	v.t.Helper()
-	args := []string{"targets", "add", name, "--protocol", "vnc", "--host", "127.0.0.1", "--port", strconv.Itoa(x.Port),
+	args := []string{"targets", "add", name, "--protocol", "vnc", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
 		"--password-stdin", "--friendly-name", "E2E " + name}
 	for _, g := range groups {
 		args = append(args, "--group", g)
 	}
-	v.MustCtl(x.Password+"\n", args...)
+	v.MustCtl(password+"\n", args...)
 }
 
 // DialVNC logs in through the VNC gateway as login ("USER:TARGET") with

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -72,7 +73,7 @@ func newVNCGateway(t *testing.T, extraRecording string) *vncGateway {
 	}
 	g := &vncGateway{Vigild: v, x: x, uploads: uploads, extra: extra}
 	g.alice = v.AddUser("alice", "Users")
-	v.AddVNCTarget("desk", x, "Users")
+	v.AddVNCTarget("desk", x.Port, x.Password, "Users")
 	return g
 }
 
@@ -361,5 +362,80 @@ func TestVNCSegmentsRenderAlone(t *testing.T) {
 		}
 	} else {
 		t.Errorf("the blue screen (%s) is not in the last segment (from %s)", blue.from, seg.Start)
+	}
+}
+
+// TestVNCHostileTarget: VNC servers that send what RFB's framing forbids
+// (a rectangle outside the screen) or what only a decoder can tell is
+// wrong (a zlib bomb in a ZRLE rectangle) cannot crash vigild. The first
+// session ends with target_protocol_error, the second when the server
+// hangs up; both captures are sealed, verify, and stay in the spool; each
+// render fails with an error that says what is wrong; vigild and its
+// recorder go on serving a well-behaved server.
+func TestVNCHostileTarget(t *testing.T) {
+	sdktest.RequirePeer(t, "ffmpeg")
+	good := vnctest.RawUpdate(vnctest.PFRGB888, 0, 0, 64, 48, 0x0000ff)
+	cases := []struct {
+		name, reason, render string
+		ft                   *vnctest.FakeTarget
+	}{
+		{"outside", "target_protocol_error", "outside the 64x48 framebuffer",
+			&vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(append(vnctest.RectHeader(60, 0, 10, 1, rfbwire.EncRaw), make([]byte, 40)...)))}},
+		{"bomb", "target_closed", "run of",
+			&vnctest.FakeTarget{Serve: vnctest.Hostile(true, good, vnctest.FBU(vnctest.ZRLERect(0, 0, 64, 48,
+				vnctest.Deflate(append([]byte{128, 1, 2, 3}, bytes.Repeat([]byte{255}, 4<<20)...)))))}},
+	}
+	uploads := filepath.Join(t.TempDir(), "uploads")
+	v := e2e.NewVNCVigild(t, vncConfig(uploads, ""))
+	v.Start()
+	alice := v.AddUser("alice", "Users")
+	for _, c := range cases {
+		c.ft.Password = "fake-" + c.name
+		vnctest.StartFakeTarget(t, c.ft)
+		v.AddVNCTarget(c.name, c.ft.Port, c.ft.Password, "Users")
+	}
+	ok := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{Password: "fake-ok"})
+	v.AddVNCTarget("ok", ok.Port, ok.Password, "Users")
+	pub := v.PublicKey()
+
+	// No subtests: the harness reports to the test that made vigild.
+	for _, c := range cases {
+		cl, err := v.DialVNC(alice, "alice:"+c.name)
+		if err != nil {
+			t.Fatalf("%s: login: %v", c.name, err)
+		}
+		cl.SetEncodings(rfbwire.EncZRLE, rfbwire.EncRaw)
+		cl.Request(false, 0, 0, 64, 48)
+		create := v.WaitEvent("vnc", "session.create", e2e.Fields("target_name", c.name))
+		id := create.S("session_id")
+		if d := v.WaitEvent("vnc", "session.destroy", e2e.Fields("session_id", id)); d.S("reason") != c.reason {
+			t.Errorf("%s: session.destroy reason %q, want %q", c.name, d.S("reason"), c.reason)
+		}
+		cl.Close()
+		vsl := v.WaitEvent("capture", "recording.segment.sealed", e2e.Fields("session_id", id)).S("path")
+		if out := v.MustCtl("", "session-logs", "verify", vsl); !strings.Contains(out, vsl+": verified") {
+			t.Errorf("%s: session-logs verify: %q", c.name, out)
+		}
+		failed := v.WaitEvent("pipeline", "recording.encode.failed", e2e.Fields("session_id", id))
+		if !strings.Contains(failed.S("error"), c.render) {
+			t.Errorf("%s: recording.encode.failed error %q, want it to say %q", c.name, failed.S("error"), c.render)
+		}
+		if res := capture.VerifyFile(vsl, pub); res.Status != capture.Intact {
+			t.Errorf("%s: the capture after the failed render: %s", c.name, res.Describe())
+		}
+	}
+
+	if !v.Running() {
+		t.Fatal("vigild exited")
+	}
+	cl, err := v.DialVNC(alice, "alice:ok")
+	if err != nil {
+		t.Fatalf("login to a well-behaved server after the hostile ones: %v", err)
+	}
+	defer cl.Close()
+	cl.Request(false, 0, 0, 64, 48)
+	cl.WaitUpdates(t, 1)
+	if p := v.Plugins()["recorder-vnc"]; p.State != "running" || p.Restarts != 0 {
+		t.Errorf("recorder-vnc after the hostile renders: %+v, want running, never restarted", p)
 	}
 }

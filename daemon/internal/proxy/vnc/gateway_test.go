@@ -25,8 +25,8 @@ import (
 func TestRelayAndRecording(t *testing.T) {
 	for _, recordInput := range []bool{false, true} {
 		t.Run("record_input="+map[bool]string{false: "false", true: "true"}[recordInput], func(t *testing.T) {
-			ft := startFakeTarget(t, &fakeTarget{password: "tgt-pass"})
-			g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.RecordInput = recordInput })
+			ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{Password: "tgt-pass"})
+			g := newGateway(t, []Target{fakeTargetOf(ft, "desk")}, func(c *Config, _ *gateway) { c.RecordInput = recordInput })
 			c := g.mustDial(t, "alice:desk")
 			if c.Init.Width != 64 || c.Init.Height != 48 || c.Init.Name != "fake desktop [session recorded]" {
 				t.Errorf("ServerInit %+v", c.Init)
@@ -42,16 +42,14 @@ func TestRelayAndRecording(t *testing.T) {
 			c.Request(false, 8, 8, 4, 4)
 			c.WaitUpdates(t, 2)
 			g.events.wait(t, "session.create")
-			fc := ft.conns[0]
+			fc := ft.Conns()[0]
 			sdktest.WaitFor(t, 10*time.Second, "the target to get the key event", func() bool {
-				return slices.ContainsFunc(fc.received(), func(m rfbwire.ClientMessage) bool { return m.Type == rfbwire.MsgKeyEvent })
+				return slices.ContainsFunc(fc.Received(), func(m rfbwire.ClientMessage) bool { return m.Type == rfbwire.MsgKeyEvent })
 			})
-			if fc.shared != 1 {
-				t.Errorf("the gateway asked the target for shared flag %d, want 1", fc.shared)
+			if fc.Shared != 1 {
+				t.Errorf("the gateway asked the target for shared flag %d, want 1", fc.Shared)
 			}
-			fc.mu.Lock()
-			encs := fc.encodings
-			fc.mu.Unlock()
+			encs := fc.Encodings()
 			if want := []int32{rfbwire.EncTight, rfbwire.EncZRLE, rfbwire.EncRaw, rfbwire.EncCursor}; !slices.Equal(encs, want) {
 				t.Errorf("the target got encodings %v, want %v", encs, want)
 			}
@@ -87,9 +85,9 @@ func TestRelayAndRecording(t *testing.T) {
 					}
 				}
 			}
-			si := rfbwire.ServerInit{Width: 64, Height: 48, PixelFormat: pfRGB888, Name: "fake desktop [session recorded]"}
-			first := rawUpdate(pfRGB888, 0, 0, 64, 48, 0xff0000)
-			second := rawUpdate(pf16, 8, 8, 4, 4, 0x00ff00)
+			si := rfbwire.ServerInit{Width: 64, Height: 48, PixelFormat: vnctest.PFRGB888, Name: "fake desktop [session recorded]"}
+			first := vnctest.RawUpdate(vnctest.PFRGB888, 0, 0, 64, 48, 0xff0000)
+			second := vnctest.RawUpdate(pf16, 8, 8, 4, 4, 0x00ff00)
 			if want := slices.Concat(si.Bytes(), first, second); !bytes.Equal(server, want) {
 				t.Errorf("recorded server stream of %d bytes, want %d", len(server), len(want))
 			}
@@ -140,12 +138,12 @@ func TestRelayAndRecording(t *testing.T) {
 // TestLoginFailures: each failure is refused with a reason the viewer
 // shows, and reported with the matching event.
 func TestLoginFailures(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	other := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk"), other.target("other")})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	other := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk"), fakeTargetOf(other, "other")})
 	g.auth.users["bob"] = &fakeUser{user: User{Name: "bob"}, password: alicePassword, err: ErrLocked}
 	g.auth.users["carol"] = &fakeUser{user: User{Name: "carol", RecordSessions: true}, password: alicePassword}
-	g.targets.byUser["carol"] = []Target{ft.target("desk")}
+	g.targets.byUser["carol"] = []Target{fakeTargetOf(ft, "desk")}
 	g.auth.users["dave"] = &fakeUser{user: User{Name: "dave", RecordSessions: true}, password: alicePassword}
 	for _, c := range []struct {
 		name, login, password string
@@ -184,10 +182,10 @@ func TestLoginFailures(t *testing.T) {
 // TestOnlyTarget: without ":TARGET" the user's only target is used; the
 // user name may itself contain ':'.
 func TestOnlyTarget(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
 	g := newGateway(t, nil)
 	g.auth.users["ad:alice"] = &fakeUser{user: User{Name: "ad:alice"}, password: alicePassword}
-	g.targets.byUser["ad:alice"] = []Target{ft.target("desk")}
+	g.targets.byUser["ad:alice"] = []Target{fakeTargetOf(ft, "desk")}
 	for _, login := range []string{"ad:alice:", "ad:alice:desk"} {
 		c := g.mustDial(t, login)
 		c.Request(false, 0, 0, 8, 8)
@@ -207,7 +205,7 @@ func TestOnlyTarget(t *testing.T) {
 // that cannot be created refuse the session with a reason, before the
 // target is contacted.
 func TestRecordingRequiredButImpossible(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
 	for _, c := range []struct {
 		name   string
 		opt    func(*Config, *gateway)
@@ -225,7 +223,7 @@ func TestRecordingRequiredButImpossible(t *testing.T) {
 			"the recording could not be started", "capture_failed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			g := newGateway(t, []Target{ft.target("desk")}, c.opt)
+			g := newGateway(t, []Target{fakeTargetOf(ft, "desk")}, c.opt)
 			_, err := g.dial("alice:desk")
 			var re *rfbwire.RefusedError
 			if !errors.As(err, &re) || !strings.Contains(re.Reason, c.reason) {
@@ -236,7 +234,7 @@ func TestRecordingRequiredButImpossible(t *testing.T) {
 			}
 		})
 	}
-	if n := len(ft.conns); n != 0 {
+	if n := len(ft.Conns()); n != 0 {
 		t.Errorf("the target was contacted %d times", n)
 	}
 }
@@ -245,8 +243,8 @@ func TestRecordingRequiredButImpossible(t *testing.T) {
 // is down, refuses the session and reports target.connect.failed; the
 // capture opened for it is sealed and verifies.
 func TestTargetFailures(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{password: "right"})
-	wrong := ft.target("desk")
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{Password: "right"})
+	wrong := fakeTargetOf(ft, "desk")
 	wrong.Password = "wrong"
 	down, err := vnctest.FreePort()
 	if err != nil {
@@ -282,8 +280,8 @@ func TestTargetFailures(t *testing.T) {
 // are refused with a reason (3.3 cannot carry one to 3.3 viewers, but
 // it is sent anyway), and so are other VeNCrypt subtypes.
 func TestViewerHandshakes(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")})
 	for _, c := range []struct {
 		name string
 		o    vnctest.LoginOpts
@@ -313,8 +311,8 @@ func TestViewerHandshakes(t *testing.T) {
 // TestKill: killing a live session through the registry closes both
 // sides at once and reports session.kill and the destroy reason.
 func TestKill(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")})
 	c := g.mustDial(t, "alice:desk")
 	c.Request(false, 0, 0, 8, 8)
 	c.WaitUpdates(t, 1)
@@ -333,7 +331,7 @@ func TestKill(t *testing.T) {
 		t.Fatal("the viewer's connection is still open a second after the kill")
 	}
 	select {
-	case <-ft.conns[0].closed:
+	case <-ft.Conns()[0].Closed():
 	case <-time.After(time.Second):
 		t.Fatal("the target's connection is still open a second after the kill")
 	}
@@ -351,8 +349,8 @@ func TestKill(t *testing.T) {
 // TestRecordingFailureEndsSession: once the capture cannot be written,
 // the session ends: policy never allows unrecorded traffic.
 func TestRecordingFailureEndsSession(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")}, func(_ *Config, g *gateway) { g.rec.failAfter = 5 })
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")}, func(_ *Config, g *gateway) { g.rec.failAfter = 5 })
 	c := g.mustDial(t, "alice:desk")
 	c.Follow()
 	c.Request(false, 0, 0, 64, 48)
@@ -365,8 +363,8 @@ func TestRecordingFailureEndsSession(t *testing.T) {
 // TestIdleTimeout: no input for IdleTimeout ends the session, even while
 // the viewer keeps requesting updates.
 func TestIdleTimeout(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")}, func(c *Config, _ *gateway) { c.IdleTimeout = 300 * time.Millisecond })
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")}, func(c *Config, _ *gateway) { c.IdleTimeout = 300 * time.Millisecond })
 	c := g.mustDial(t, "alice:desk")
 	c.Follow()
 	c.Request(true, 0, 0, 8, 8)
@@ -377,8 +375,8 @@ func TestIdleTimeout(t *testing.T) {
 
 // TestShutdown: Close ends live sessions with server_shutdown.
 func TestShutdown(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")})
 	c := g.mustDial(t, "alice:desk")
 	c.Request(false, 0, 0, 8, 8)
 	c.WaitUpdates(t, 1)
@@ -398,8 +396,8 @@ func TestShutdown(t *testing.T) {
 // TestClientProtocolError: a viewer sending a message type RFB does not
 // have is cut off.
 func TestClientProtocolError(t *testing.T) {
-	ft := startFakeTarget(t, &fakeTarget{})
-	g := newGateway(t, []Target{ft.target("desk")})
+	ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{})
+	g := newGateway(t, []Target{fakeTargetOf(ft, "desk")})
 	c := g.mustDial(t, "alice:desk")
 	c.Send([]byte{99, 0, 0, 0})
 	if e := g.events.wait(t, "session.destroy"); e.Reason != "client_protocol_error" {

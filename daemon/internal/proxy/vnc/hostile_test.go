@@ -2,8 +2,6 @@ package vncproxy
 
 import (
 	"bytes"
-	"compress/zlib"
-	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -11,60 +9,11 @@ import (
 	"time"
 
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
-
-// hostile is a target that behaves until the viewer's first update
-// request, then sends script; it closes the connection after it when
-// hangUp is set, else waits for the gateway to.
-func hostile(hangUp bool, script ...[]byte) func(c *fakeConn) {
-	return func(c *fakeConn) {
-		for {
-			m, err := c.next()
-			if err != nil {
-				return
-			}
-			if m.Type == rfbwire.MsgFramebufferUpdateRequest {
-				break
-			}
-		}
-		for _, b := range script {
-			if _, err := c.Write(b); err != nil {
-				return
-			}
-		}
-		if hangUp {
-			return
-		}
-		for {
-			if _, err := c.next(); err != nil {
-				return
-			}
-		}
-	}
-}
-
-func fbu(rects ...[]byte) []byte {
-	b := []byte{rfbwire.MsgFramebufferUpdate, 0}
-	b = binary.BigEndian.AppendUint16(b, uint16(len(rects)))
-	return append(b, bytes.Join(rects, nil)...)
-}
-
-// zrleRect is a ZRLE rectangle carrying data as its compressed bytes.
-func zrleRect(x, y, w, h int, data []byte) []byte {
-	b := binary.BigEndian.AppendUint32(rectHeader(x, y, w, h, rfbwire.EncZRLE), uint32(len(data)))
-	return append(b, data...)
-}
-
-func deflate(b []byte) []byte {
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(b)
-	zw.Flush()
-	return z.Bytes()
-}
 
 // TestHostileTarget: a malicious VNC server cannot crash the gateway.
 // Data that breaks RFB's framing ends the session before the viewer sees
@@ -74,50 +23,50 @@ func deflate(b []byte) []byte {
 // and the gateway goes on serving.
 func TestHostileTarget(t *testing.T) {
 	sdktest.RequirePeer(t, "ffmpeg")
-	good := rawUpdate(pfRGB888, 0, 0, 64, 48, 0x0000ff)
+	good := vnctest.RawUpdate(vnctest.PFRGB888, 0, 0, 64, 48, 0x0000ff)
 	cases := []struct {
 		name   string
-		ft     *fakeTarget
+		ft     *vnctest.FakeTarget
 		reason string // session.destroy; "" when the session never starts
 		// updates the viewer gets: the good one only, when the framing
 		// catches the fault
 		updates int
 		render  string // in the render's ErrInvalidCapture; "" for success
 	}{
-		{"rectangle outside", &fakeTarget{serve: hostile(false, good, fbu(append(rectHeader(60, 0, 10, 1, rfbwire.EncRaw), make([]byte, 40)...)))},
+		{"rectangle outside", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(append(vnctest.RectHeader(60, 0, 10, 1, rfbwire.EncRaw), make([]byte, 40)...)))},
 			"target_protocol_error", 1, "outside the 64x48 framebuffer"},
-		{"absurd zrle length", &fakeTarget{serve: hostile(false, good, fbu(append(zrleRect(0, 0, 64, 48, nil)[:12], 0xff, 0xff, 0xff, 0xf0)))},
+		{"absurd zrle length", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(append(vnctest.ZRLERect(0, 0, 64, 48, nil)[:12], 0xff, 0xff, 0xff, 0xf0)))},
 			"target_protocol_error", 1, "bytes of compressed data"},
-		{"absurd rectangle", &fakeTarget{serve: hostile(false, good, fbu(rectHeader(0, 0, 65535, 65535, rfbwire.EncRaw)))},
+		{"absurd rectangle", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(vnctest.RectHeader(0, 0, 65535, 65535, rfbwire.EncRaw)))},
 			"target_protocol_error", 1, "outside the 64x48 framebuffer"},
-		{"hextile subrectangle", &fakeTarget{serve: hostile(false, good, fbu(append(rectHeader(0, 0, 8, 8, rfbwire.EncHextile), 2|8, 0, 0, 0, 0, 1, 0x70, 0x10)))},
+		{"hextile subrectangle", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(append(vnctest.RectHeader(0, 0, 8, 8, rfbwire.EncHextile), 2|8, 0, 0, 0, 0, 1, 0x70, 0x10)))},
 			"target_protocol_error", 1, "outside the 8x8 tile"},
-		{"unknown message", &fakeTarget{serve: hostile(false, good, []byte{0x42, 1, 2, 3})},
+		{"unknown message", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, []byte{0x42, 1, 2, 3})},
 			"target_protocol_error", 1, "server message type 66"},
-		{"desktop size", &fakeTarget{serve: hostile(false, good, fbu(rectHeader(0, 0, 65535, 65535, rfbwire.EncDesktopSize)))},
+		{"desktop size", &vnctest.FakeTarget{Serve: vnctest.Hostile(false, good, vnctest.FBU(vnctest.RectHeader(0, 0, 65535, 65535, rfbwire.EncDesktopSize)))},
 			"target_protocol_error", 1, "framebuffer size 65535x65535"},
-		{"zlib garbage", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, []byte{0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0xff})))},
+		{"zlib garbage", &vnctest.FakeTarget{Serve: vnctest.Hostile(true, good, vnctest.FBU(vnctest.ZRLERect(0, 0, 64, 48, []byte{0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0xff})))},
 			"target_closed", 2, "inflating"},
-		{"zlib bomb", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, deflate(append([]byte{128, 1, 2, 3}, bytes.Repeat([]byte{255}, 4<<20)...)))))},
+		{"zlib bomb", &vnctest.FakeTarget{Serve: vnctest.Hostile(true, good, vnctest.FBU(vnctest.ZRLERect(0, 0, 64, 48, vnctest.Deflate(append([]byte{128, 1, 2, 3}, bytes.Repeat([]byte{255}, 4<<20)...)))))},
 			"target_closed", 2, "run of"},
-		{"tiles short of their data", &fakeTarget{serve: hostile(true, good, fbu(zrleRect(0, 0, 64, 48, deflate([]byte{0, 1, 2, 3}))))},
+		{"tiles short of their data", &vnctest.FakeTarget{Serve: vnctest.Hostile(true, good, vnctest.FBU(vnctest.ZRLERect(0, 0, 64, 48, vnctest.Deflate([]byte{0, 1, 2, 3}))))},
 			"target_closed", 2, "compressed data ends before"},
-		{"cut mid-update", &fakeTarget{serve: hostile(true, good, rawUpdate(pfRGB888, 0, 0, 64, 48, 0xff0000)[:5000])},
+		{"cut mid-update", &vnctest.FakeTarget{Serve: vnctest.Hostile(true, good, vnctest.RawUpdate(vnctest.PFRGB888, 0, 0, 64, 48, 0xff0000)[:5000])},
 			"target_closed", 1, ""},
-		{"bad ServerInit", &fakeTarget{initRaw: append(rfbwire.ServerInit{Width: 65535, Height: 65535, PixelFormat: pfRGB888}.Bytes()[:20], 0, 0, 0, 0)},
+		{"bad ServerInit", &vnctest.FakeTarget{InitRaw: append(rfbwire.ServerInit{Width: 65535, Height: 65535, PixelFormat: vnctest.PFRGB888}.Bytes()[:20], 0, 0, 0, 0)},
 			"", 0, "no RFB screen data"},
-		{"huge refusal", &fakeTarget{security: []byte{0, 0x40, 0, 0, 0}}, "", 0, "no RFB screen data"},
+		{"huge refusal", &vnctest.FakeTarget{Security: []byte{0, 0x40, 0, 0, 0}}, "", 0, "no RFB screen data"},
 	}
-	var ok fakeTarget
-	okTarget := startFakeTarget(t, &ok)
+	var ok vnctest.FakeTarget
+	okTarget := vnctest.StartFakeTarget(t, &ok)
 	var targets []Target
-	fts := map[string]*fakeTarget{}
+	fts := map[string]*vnctest.FakeTarget{}
 	for _, c := range cases {
 		name := strings.ReplaceAll(c.name, " ", "-")
-		fts[c.name] = startFakeTarget(t, c.ft)
-		targets = append(targets, fts[c.name].target(name))
+		fts[c.name] = vnctest.StartFakeTarget(t, c.ft)
+		targets = append(targets, fakeTargetOf(fts[c.name], name))
 	}
-	g := newGateway(t, append(targets, okTarget.target("ok")))
+	g := newGateway(t, append(targets, fakeTargetOf(okTarget, "ok")))
 	rec := launchRecorder(t)
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -174,20 +123,20 @@ func TestHostileTarget(t *testing.T) {
 					var rects [][]byte
 					for range 1 + rng.IntN(3) {
 						encs := []int32{rfbwire.EncRaw, rfbwire.EncCopyRect, rfbwire.EncRRE, rfbwire.EncHextile, rfbwire.EncTRLE, rfbwire.EncZRLE, rfbwire.EncTight}
-						r := rectHeader(rng.IntN(70), rng.IntN(50), rng.IntN(70), rng.IntN(50), encs[rng.IntN(len(encs))])
+						r := vnctest.RectHeader(rng.IntN(70), rng.IntN(50), rng.IntN(70), rng.IntN(50), encs[rng.IntN(len(encs))])
 						junk := make([]byte, rng.IntN(3000))
 						for i := range junk {
 							junk[i] = byte(rng.IntN(256))
 						}
 						rects = append(rects, append(r, junk...))
 					}
-					script = append(script, fbu(rects...))
+					script = append(script, vnctest.FBU(rects...))
 				case 1: // a ZRLE rectangle of random compressed bytes
 					junk := make([]byte, rng.IntN(2000))
 					for i := range junk {
 						junk[i] = byte(rng.IntN(256))
 					}
-					script = append(script, fbu(zrleRect(0, 0, 64, 48, deflate(junk))))
+					script = append(script, vnctest.FBU(vnctest.ZRLERect(0, 0, 64, 48, vnctest.Deflate(junk))))
 				default: // noise
 					junk := make([]byte, rng.IntN(500))
 					for i := range junk {
@@ -196,9 +145,9 @@ func TestHostileTarget(t *testing.T) {
 					script = append(script, junk)
 				}
 			}
-			ft := startFakeTarget(t, &fakeTarget{serve: hostile(true, append([][]byte{good}, script...)...)})
+			ft := vnctest.StartFakeTarget(t, &vnctest.FakeTarget{Serve: vnctest.Hostile(true, append([][]byte{good}, script...)...)})
 			g.targets.mu.Lock()
-			g.targets.byUser["alice"] = append(g.targets.byUser["alice"], ft.target("fuzz"+itoa(seed)))
+			g.targets.byUser["alice"] = append(g.targets.byUser["alice"], fakeTargetOf(ft, "fuzz"+itoa(seed)))
 			g.targets.mu.Unlock()
 			n := len(g.rec.all())
 			before := len(g.events.named("session.destroy"))
