@@ -139,3 +139,49 @@ storage_secret = %q
 		t.Errorf("config show recording.bitrate after settings.toml dropped it: %+v, want 1500 from the file", got)
 	}
 }
+
+// TestReloadRecording: SIGHUP changes what the recording pipeline does
+// with the next sessions (retention "0" deletes the local capture right
+// after its verified upload, where the 24 h default kept the first
+// session's), and a changed key that only a restart applies
+// (queue_length) is accepted with a config.restart_required warning
+// naming it.
+func TestReloadRecording(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	// session runs the n-th session and returns its id.
+	session := func(marker string, n int) string {
+		t.Helper()
+		g.sshOK(t, g.alice, "echo "+marker, marker)
+		var evs []e2e.Event
+		e2e.Poll(t, e2e.EventTimeout, func() bool {
+			evs = e2e.Find(g.Events("ssh"), "session.create", e2e.Fields("user_name", "alice"))
+			return len(evs) >= n
+		}, func() string { return fmt.Sprintf("%d session.create events", n) })
+		return evs[n-1].S("session_id")
+	}
+	sid1 := session("first-session", 1)
+	up1 := g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid1))
+	first := g.WaitSealed(1)[0]
+
+	g.WriteConfig("\n[recording]\nretention = \"0\"\nqueue_length = 1\n")
+	g.Signal(syscall.SIGHUP)
+	g.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
+	rr := g.WaitEvent("core", "config.restart_required")
+	if rr.S("keys") != "recording.queue_length" || rr.S("levelname") != "WARNING" {
+		t.Errorf("config.restart_required: %v, want keys recording.queue_length", rr)
+	}
+
+	sid2 := session("second-session", 2)
+	g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid2))
+	var left []string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		left = e2e.Captures(g.SpoolSealed())
+		return len(left) == 1
+	}, func() string {
+		return fmt.Sprintf("the second capture deleted after its upload with retention 0 (spool/sealed: %q)", left)
+	})
+	if left[0] != first {
+		t.Errorf("spool/sealed keeps %q; the first session's capture (24 h retention when it was uploaded, %s) is %q", left, up1.S("time"), first)
+	}
+}

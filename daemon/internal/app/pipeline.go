@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vigilgw/vigil/daemon/internal/config"
 	"github.com/vigilgw/vigil/daemon/internal/pipeline"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
@@ -46,21 +47,24 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 		}
 		recorders[id] = r
 	}
+	tun := pipelineTunables(cfg)
 	p, err := pipeline.New(pipeline.Config{
 		Store: d.store, Events: d.bus, Storage: storage, Recorders: recorders,
 		Logger:    d.log.Named("pipeline"),
 		SealedDir: d.layout.SpoolSealed(), RendersDir: d.layout.Renders(), PublicKey: d.keys.Public(),
-		Render: sdk.RenderSettings{BitrateKbps: rc.Bitrate, Framerate: rc.Framerate, Width: rc.Width, Height: rc.Height,
-			ThumbnailEvery: rc.ThumbnailEvery, RecordInput: rc.RecordInput},
+		Render:                tun.Render,
 		UploadLocation:        rc.UploadLocation,
 		QueueLength:           rc.QueueLength,
-		Retention:             rc.Retention,
-		UploadRetryMaxBackoff: rc.UploadRetryMaxBackoff,
+		Retention:             tun.Retention,
+		UploadRetryMaxBackoff: tun.UploadRetryMaxBackoff,
 		Unavailable:           pipeline.PluginUnavailable,
 	})
 	if err != nil {
 		return err
 	}
+	// Render settings, retention and retry backoff follow reloads
+	// (queue_length and upload_location need a restart: see reload).
+	d.reloaders = append(d.reloaders, func(cfg *config.Config) error { return p.Reload(pipelineTunables(cfg)) })
 	// Recover (reset running jobs, adopt orphans in spool/sealed) before
 	// anything new is sealed.
 	if err := p.Recover(ctx); err != nil {
@@ -69,6 +73,17 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	d.pipeline = &recordingPipeline{d: d, p: p}
 	d.goRun("pipeline", p.Run)
 	return nil
+}
+
+// pipelineTunables is what of cfg the running pipeline follows.
+func pipelineTunables(cfg *config.Config) pipeline.Tunables {
+	rc := cfg.Recording
+	return pipeline.Tunables{
+		Render: sdk.RenderSettings{BitrateKbps: rc.Bitrate, Framerate: rc.Framerate, Width: rc.Width, Height: rc.Height,
+			ThumbnailEvery: rc.ThumbnailEvery, RecordInput: rc.RecordInput},
+		Retention:             rc.Retention,
+		UploadRetryMaxBackoff: rc.UploadRetryMaxBackoff,
+	}
 }
 
 // sealed hands a segment to the pipeline. A failure leaves the file in

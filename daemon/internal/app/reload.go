@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/vigilgw/vigil/daemon/internal/config"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
@@ -42,7 +43,39 @@ func (d *Daemon) reload() error {
 	d.mu.Unlock()
 	d.log.Info("configuration reloaded", "path", cfg.Path())
 	d.publish(event.Event{MetricName: "config.reload", Component: "core", Message: "configuration reloaded", Result: "success"})
+	if keys := restartPending(old, cfg); len(keys) > 0 {
+		// Accepted (refusing would make every later reload fail until a
+		// restart), but said: these values are not in force yet.
+		list := strings.Join(keys, ", ")
+		d.log.Warn("reloaded values that take effect only at the next restart", "keys", list)
+		d.publish(event.Event{MetricName: "config.restart_required", Level: event.LevelWarning, Component: "core",
+			Message: "configuration reloaded; " + list + " take effect at the next restart",
+			Extra:   map[string]string{"keys": list}})
+	}
 	return nil
+}
+
+// restartPending lists the changed keys that the running subsystems read
+// only when they start (listen addresses are refused by fixedUnchanged).
+func restartPending(old, cfg *config.Config) []string {
+	var keys []string
+	check := func(key string, changed bool) {
+		if changed {
+			keys = append(keys, key)
+		}
+	}
+	check("ssh.enabled", old.SSH.Enabled != cfg.SSH.Enabled)
+	check("vnc.enabled", old.VNC.Enabled != cfg.VNC.Enabled)
+	check("wui.enabled", old.WUI.Enabled != cfg.WUI.Enabled)
+	check("recording.queue_length", old.Recording.QueueLength != cfg.Recording.QueueLength)
+	check("recording.upload_location", old.Recording.UploadLocation != cfg.Recording.UploadLocation)
+	check("ssh.host_key", old.SSH.HostKey != cfg.SSH.HostKey)
+	if old.VNC.Enabled {
+		check("recording.record_input (VNC gateway)", old.Recording.RecordInput != cfg.Recording.RecordInput)
+		check("vnc.tls_cert", old.VNC.TLSCert != cfg.VNC.TLSCert)
+		check("vnc.tls_key", old.VNC.TLSKey != cfg.VNC.TLSKey)
+	}
+	return keys
 }
 
 // fixedUnchanged refuses a reload that changes what only a restart can

@@ -48,7 +48,7 @@ func (p *Pipeline) encode(ctx context.Context, job store.Job) {
 	rctx, cancel := context.WithTimeout(ctx, p.cfg.RenderTimeout)
 	res, err := rec.Render(rctx, sdk.RenderRequest{
 		SessionID: sess.ID, Segment: seg.N, CapturePath: seg.Path, PublicKey: p.cfg.PublicKey,
-		OutputDir: dir, Settings: p.cfg.Render,
+		OutputDir: dir, Settings: p.tunables().Render,
 	}, func(percent int) {
 		if err := p.cfg.Store.UpdateJobProgress(rctx, job.ID, max(0, min(100, percent))); err != nil && rctx.Err() == nil {
 			p.log.Debug("recording render progress", "job", job.ID, "error", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilgw/vigil/daemon/internal/pathtmpl"
 	"github.com/vigilgw/vigil/daemon/internal/store"
+	"github.com/vigilgw/vigil/plugins/sdk"
 )
 
 // Pipeline is the recording pipeline of one appliance.
@@ -26,6 +27,8 @@ type Pipeline struct {
 	busy    map[store.JobKind]*atomic.Int32
 	running atomic.Bool
 	res     *resourceSampler
+	// tun is what Reload may change; jobs read it when they start.
+	tun atomic.Pointer[Tunables]
 }
 
 // New checks cfg and returns the pipeline; it starts nothing.
@@ -40,8 +43,31 @@ func New(cfg Config) (*Pipeline, error) {
 		p.wake[k] = &wakeup{}
 		p.busy[k] = &atomic.Int32{}
 	}
+	p.tun.Store(&Tunables{Render: cfg.Render, Retention: cfg.Retention, UploadRetryMaxBackoff: cfg.UploadRetryMaxBackoff})
 	return p, nil
 }
+
+// Tunables are the settings a running pipeline follows when vigild reloads
+// its configuration: the Config fields of the same names. A job reads them
+// when it starts; one already running keeps what it began with.
+type Tunables struct {
+	Render                sdk.RenderSettings
+	Retention             time.Duration
+	UploadRetryMaxBackoff time.Duration // 0: the default
+}
+
+// Reload makes t the pipeline's tunables. A bad t changes nothing.
+// (StuckAfter, derived from Retention by New when unset, is not changed.)
+func (p *Pipeline) Reload(t Tunables) error {
+	if t.Retention < 0 || t.UploadRetryMaxBackoff < 0 {
+		return fmt.Errorf("pipeline: reload: retention and retry backoff cannot be negative: %w", ErrConfig)
+	}
+	setDefault(&t.UploadRetryMaxBackoff, DefaultUploadRetryMaxBackoff)
+	p.tun.Store(&t)
+	return nil
+}
+
+func (p *Pipeline) tunables() *Tunables { return p.tun.Load() }
 
 // Run runs the workers until ctx ends: QueueLength encode slots,
 // UploadWorkers uploads, one retention worker, the periodic resources
@@ -181,7 +207,7 @@ func (p *Pipeline) retryLater(ctx context.Context, job store.Job, cause string, 
 		p.putBack(ctx, job, cause)
 		return
 	}
-	retry := p.now().Add(backoff(job.Attempts, p.cfg.UploadRetryBase, p.cfg.UploadRetryMaxBackoff))
+	retry := p.now().Add(backoff(job.Attempts, p.cfg.UploadRetryBase, p.tunables().UploadRetryMaxBackoff))
 	if ferr := p.cfg.Store.FailJob(ctx, job.ID, cause, retry); ferr != nil {
 		p.log.Error("recording a job's failure", "job", job.ID, "error", ferr)
 	}

@@ -43,7 +43,7 @@ func (p *Pipeline) retain(ctx context.Context, job store.Job) {
 		}
 		return
 	}
-	if due := up.Finished.Add(p.cfg.Retention); p.now().Before(due) {
+	if due := up.Finished.Add(p.tunables().Retention); p.now().Before(due) {
 		if err := p.cfg.Store.FailJob(ctx, job.ID, retentionWait+due.UTC().Format(time.RFC3339), due); err != nil {
 			p.log.Error("scheduling a retention", "job", job.ID, "error", err)
 		}

@@ -180,7 +180,7 @@ func (p *Pipeline) uploadFailed(ctx context.Context, job store.Job, seg store.Se
 			seg.N, sess.ID, age.Round(time.Second), err), sess, seg.N, extra)
 		return
 	}
-	retry := now.Add(backoff(job.Attempts, p.cfg.UploadRetryBase, p.cfg.UploadRetryMaxBackoff))
+	retry := now.Add(backoff(job.Attempts, p.cfg.UploadRetryBase, p.tunables().UploadRetryMaxBackoff))
 	if ferr := p.cfg.Store.FailJob(ctx, job.ID, err.Error(), retry); ferr != nil {
 		p.log.Error("recording an upload failure", "job", job.ID, "error", ferr)
 	}
