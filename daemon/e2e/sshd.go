@@ -103,6 +103,7 @@ PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 Subsystem sftp internal-sftp
+AcceptEnv LANG LC_* TZ VIGIL_*
 MaxStartups 200
 MaxSessions 100
 PrintMotd no

@@ -349,3 +349,80 @@ func TestRecordInput(t *testing.T) {
 		t.Errorf("after record_input was turned off: input frames %q, output has typed-42: %v", in, strings.Contains(exp.output(), "typed-42"))
 	}
 }
+
+// TestLoginEvents: every way a login fails is logged with its reason and
+// method (a wrong password, an unknown user, a key not registered), a
+// password login succeeds as such; only allowlisted environment variables
+// reach the target (the target's sshd accepts both); session.destroy
+// gives the duration and the bytes relayed.
+func TestLoginEvents(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	if _, err := g.Dial("alice:web01", ssh.Password(g.alice.Password+"-wrong")); err == nil {
+		t.Error("alice logged in with a wrong password")
+	}
+	if _, err := g.Dial("mallory:web01", ssh.Password("whatever-password")); err == nil {
+		t.Error("an unknown user logged in")
+	}
+	stranger := e2e.User{Name: "alice", KeyPath: filepath.Join(g.Dir, "stranger_key")}
+	if err := e2e.Keygen(stranger.KeyPath); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := e2e.Run(t, g.SSHCommand(stranger, "alice:web01", "echo must-not-run"))
+	if code == 0 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "Permission denied") {
+		t.Errorf("a key alice never registered: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, c := range []struct{ user, reason, method string }{
+		{"alice", "invalid_password", "password"},
+		{"mallory", "unknown_user", "password"},
+		{"alice", "invalid_key", "publickey"},
+	} {
+		ev := g.WaitEvent("ssh", "account.login.failed_"+c.reason, e2e.Fields("user_name", c.user))
+		if ev.S("reason") != c.reason || ev.S("method") != c.method || ev.S("result") != "failure" || ev.S("levelname") != "WARNING" {
+			t.Errorf("account.login.failed_%s: %v", c.reason, ev)
+		}
+	}
+	if ev := e2e.Find(g.Events("ssh"), "account.login.successful"); len(ev) != 0 {
+		t.Errorf("a failed login was logged as successful: %v", ev)
+	}
+
+	client, err := g.Dial("alice:web01", ssh.Password(g.alice.Password))
+	if err != nil {
+		t.Fatalf("alice with her password: %v", err)
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := sess.Output("echo password-login")
+	client.Close()
+	if err != nil || string(got) != "password-login\n" {
+		t.Fatalf("password session: %v, %q", err, got)
+	}
+	ok := g.WaitEvent("ssh", "account.login.successful", e2e.Fields("user_name", "alice"))
+	if ok.S("method") != "password" {
+		t.Errorf("account.login.successful: %v, want method password", ok)
+	}
+
+	// The environment: LC_* is allowed by default, VIGIL_* is not.
+	cmd := g.SSHCommandWith(g.alice, "alice:web01", []string{"-o", "SetEnv=LC_E2E=allowed VIGIL_E2E=refused"},
+		`echo "env:${LC_E2E:-unset}/${VIGIL_E2E:-unset}"`)
+	out, errOut, code = e2e.Run(t, cmd)
+	if code != 0 || out != "env:allowed/unset\n" {
+		t.Errorf("environment through the gateway: exit %d, stdout %q (want env:allowed/unset), stderr %q", code, out, errOut)
+	}
+
+	var destroys []e2e.Event
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		destroys = e2e.Find(g.Events("ssh"), "session.destroy", e2e.Fields("user_name", "alice"))
+		return len(destroys) == 2
+	}, func() string { return "two session.destroy events" })
+	for _, d := range destroys {
+		dur, err1 := strconv.ParseFloat(d.S("duration"), 64)
+		in, err2 := strconv.ParseInt(d.S("bytes_in"), 10, 64)
+		outB, err3 := strconv.ParseInt(d.S("bytes_out"), 10, 64)
+		if err1 != nil || err2 != nil || err3 != nil || dur <= 0 || in < 0 || outB < int64(len("password-login\n")) {
+			t.Errorf("session.destroy: %v", d)
+		}
+	}
+}
