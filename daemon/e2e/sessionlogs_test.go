@@ -274,6 +274,8 @@ type jsonExport struct {
 		Kind    string  `json:"kind"`
 		Data    []byte  `json:"data"` // base64 in the JSON
 		Status  *uint32 `json:"status"`
+		// Value is the decoded payload of meta and transfer frames.
+		Value json.RawMessage `json:"value"`
 	} `json:"frames"`
 }
 

@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"golang.org/x/crypto/ssh/agent"
 
 	"github.com/vigilgw/vigil/daemon/e2e"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
 
 // echoServer is a TCP server on 127.0.0.1 that echoes each connection
@@ -424,5 +427,55 @@ func TestLoginEvents(t *testing.T) {
 		if err1 != nil || err2 != nil || err3 != nil || dur <= 0 || in < 0 || outB < int64(len("password-login\n")) {
 			t.Errorf("session.destroy: %v", d)
 		}
+	}
+}
+
+// TestSFTP: the real sftp client through the gateway: a put and a get
+// arrive intact, each is logged as a transfer (path, size, direction) and
+// recorded in the capture as a transfer record.
+func TestSFTP(t *testing.T) {
+	t.Parallel()
+	sftpBin := sdktest.RequirePeer(t, "sftp")
+	g := newGateway(t, "")
+	data := make([]byte, 1<<20+123)
+	if _, err := rand.Read(data); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(g.Dir, "put.bin")
+	writeFile(t, src, data)
+	remote := filepath.Join(t.TempDir(), "remote.bin") // the target is this machine
+	back := filepath.Join(g.Dir, "got.bin")
+	batch := filepath.Join(g.Dir, "batch")
+	writeFile(t, batch, []byte(fmt.Sprintf("put %s %s\nget %s %s\n", src, remote, remote, back)))
+	args := []string{"-F", "/dev/null", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+		"-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-i", g.alice.KeyPath, "-P", strconv.Itoa(g.SSHPort),
+		"-o", "User=alice:web01", "-b", batch, "127.0.0.1"}
+	out, errOut, code := e2e.Run(t, exec.Command(sftpBin, args...))
+	if code != 0 {
+		t.Fatalf("sftp -b: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, p := range []string{remote, back} {
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s: %d bytes (%v), want the %d bytes put", p, len(got), err, len(data))
+		}
+	}
+	size := strconv.Itoa(len(data))
+	for _, dir := range []string{"upload", "download"} {
+		ev := g.WaitEvent("ssh", "transfer."+dir, e2e.Fields("path", remote, "user_name", "alice"))
+		if ev.S("size") != size || ev.S("complete") != "true" || ev.S("direction") != dir || !transferProtocol("sftp")(ev) {
+			t.Errorf("transfer.%s: %v, want size %s, complete", dir, ev, size)
+		}
+	}
+	vsl := g.WaitSealed(1)[0]
+	exp := exportJSON(t, g, vsl)
+	var transfers []string
+	for _, f := range exp.Frames {
+		if f.Kind == "transfer" {
+			transfers = append(transfers, string(f.Value))
+		}
+	}
+	if len(transfers) != 2 || !strings.Contains(transfers[0], remote) || !strings.Contains(transfers[0], size) || !strings.Contains(transfers[1], remote) {
+		t.Errorf("the capture's transfer records: %q, want the upload and the download of %s (%s bytes)", transfers, remote, size)
 	}
 }
