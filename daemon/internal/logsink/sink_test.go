@@ -22,6 +22,7 @@ import (
 	"github.com/vigilgw/vigil/daemon/internal/events"
 	"github.com/vigilgw/vigil/daemon/internal/logsink/internal/rsyslogtest"
 	"github.com/vigilgw/vigil/daemon/internal/logsink/syslog"
+	"github.com/vigilgw/vigil/daemon/internal/pluginhost"
 	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
@@ -495,5 +496,74 @@ func TestPluginEndToEnd(t *testing.T) {
 			raw, _ := os.ReadFile(path)
 			return strings.Count(string(raw), "\n") == want
 		})
+	}
+}
+
+// TestSyslogSinkSurvivesPluginKill9: the real JSON plugin, supervised as
+// vigild supervises it, is killed with SIGKILL twice under a steady event
+// stream; the Format calls it had in flight fail, the sink retries those
+// batches once the plugin is back, and every event reaches rsyslogd.
+func TestSyslogSinkSurvivesPluginKill9(t *testing.T) {
+	srv := rsyslogtest.Start(t)
+	bin := sdktest.PluginBinary(t, "github.com/vigilgw/vigil/plugins/logformat-json", "vigil-plugin-logformat-json")
+	dir := t.TempDir()
+	raw, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.Base(bin)), raw, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m, err := pluginhost.New(pluginhost.Config{Dir: dir, Logger: sdktest.TestLogger(t, "pluginhost"),
+		Backoff: pluginhost.Backoff{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond, StableAfter: time.Minute}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	f, err := m.LogFormatter("json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openBus(t, t.TempDir(), events.Config{})
+	s, err := New(Config{Name: "siem", Type: TypeSyslog, Format: "json", Address: srv.TCPAddr}, b, f,
+		Options{Settle: 100 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runSink(t, s)
+	pid := func() int {
+		for _, st := range m.Health() {
+			if st.Kind == sdk.KindLogFormat && st.Name == "json" && st.State == pluginhost.StateRunning {
+				return st.PID
+			}
+		}
+		return 0
+	}
+	const batches, per = 300, 100
+	kills := 0
+	for i := range batches {
+		publish(t, b, i*per, per, "ssh")
+		time.Sleep(5 * time.Millisecond)
+		if i == batches/3 || i == 2*batches/3 {
+			var p int
+			sdktest.WaitFor(t, 30*time.Second, "the plugin running", func() bool { p = pid(); return p > 0 })
+			if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+				t.Fatalf("kill -9 the plugin (pid %d): %v", p, err)
+			}
+			kills++
+		}
+	}
+	sdktest.WaitFor(t, 60*time.Second, "every event at rsyslogd", func() bool { return srv.CountLines() >= batches*per })
+	sdktest.WaitFor(t, 10*time.Second, "every event confirmed", func() bool { return s.Status().Backlog == 0 })
+	seen, _ := received(t, srv.Lines())
+	dups := checkAllArrived(t, seen, batches*per)
+	if st := s.Status(); st.LastError == "" {
+		t.Errorf("the sink saw no failure across %d kills of its plugin: %+v", kills, st)
+	} else {
+		t.Logf("%d events arrived across %d kills of the plugin (%d duplicates); the sink's last error: %s",
+			batches*per, kills, dups, st.LastError)
 	}
 }
