@@ -536,6 +536,46 @@ func TestAdmission(t *testing.T) {
 	}
 }
 
+// TestAdmissionCaptureFails: when the capture cannot be created (here
+// spool/active is replaced by a file) a recorded session is refused with
+// the reason on the client's stderr and admission.denied reason
+// capture_failed, never let through unrecorded; an unrecorded group is
+// still admitted; with the directory back, recording works again.
+func TestAdmissionCaptureFails(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	active := g.SpoolActive()
+	moved := active + ".moved"
+	if err := os.Rename(active, moved); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, active, []byte("not a directory\n"))
+	out, errOut, code := e2e.Run(t, g.SSHCommand(g.alice, "alice:web01", "echo must-not-run"))
+	if code == 0 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "vigil: session refused: the recording could not be started") {
+		t.Errorf("recorded session without a spool: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	denied := g.WaitEvent("ssh", "admission.denied", e2e.Fields("user_name", "alice"))
+	if denied.S("reason") != "capture_failed" {
+		t.Errorf("admission.denied: %v, want reason capture_failed", denied)
+	}
+	if ev := e2e.Find(g.Events("ssh"), "session.create", e2e.Fields("user_name", "alice")); len(ev) != 0 {
+		t.Errorf("a session was created without its capture: %v", ev)
+	}
+	g.sshOK(t, g.bob, "echo unrecorded-still-admitted", "unrecorded-still-admitted")
+
+	if err := os.Remove(active); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(moved, active); err != nil {
+		t.Fatal(err)
+	}
+	g.sshOK(t, g.alice, "echo recorded-again", "recorded-again")
+	vsl := g.WaitSealed(1)[0]
+	if text := g.MustCtl("", "session-logs", "cat", vsl); !strings.Contains(text, "recorded-again") {
+		t.Errorf("cat: %q", text)
+	}
+}
+
 // TestSessionsKill: `vigilctl sessions kill ID` ends a live session (the
 // client exits, session.kill is logged), and `sessions kill --all --user
 // alice` ends alice's sessions and nobody else's.
