@@ -2,9 +2,11 @@ package logsink
 
 import (
 	"context"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,19 +39,23 @@ const e2ePublishers = 1024
 func BenchmarkSyslogEndToEnd(b *testing.B) {
 	for _, format := range []string{"json", "cef", "espaaa", "userlog"} {
 		b.Run("format="+format, func(b *testing.B) {
-			f := formatPlugin(b, format)
+			c := formatPlugin(b, format)
+			f, err := c.LogFormatter()
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.Run("baseline", func(b *testing.B) { benchSyslogDirect(b, f) })
-			b.Run("vigil", func(b *testing.B) { benchEndToEnd(b, format, f) })
+			b.Run("vigil", func(b *testing.B) { benchEndToEnd(b, format, f, c.PID()) })
 		})
 	}
 }
 
 // formatPlugin launches the real logformat plugin of format.
-func formatPlugin(t testing.TB, format string) sdk.LogFormatter {
+func formatPlugin(t testing.TB, format string) *sdk.Client {
 	t.Helper()
 	name := "logformat-" + format
 	path := sdktest.PluginBinary(t, "github.com/vigilgw/vigil/plugins/"+name, "vigil-plugin-"+name)
-	return sdktest.LaunchLogFormatter(t, path, []byte("{}"))
+	return sdktest.Launch(t, sdk.KindLogFormat, path, []byte("{}"))
 }
 
 // benchEvent is the i-th event of the benchmark: logins, sessions,
@@ -70,7 +76,7 @@ func benchEvent(i int) event.Event {
 
 // benchEndToEnd publishes b.N×e2eEvents events and times them until the
 // last is in rsyslogd's file.
-func benchEndToEnd(b *testing.B, format string, f sdk.LogFormatter) {
+func benchEndToEnd(b *testing.B, format string, f sdk.LogFormatter, pluginPID int) {
 	total := b.N * e2eEvents
 	// Publishers cycle through a few thousand events: that many events
 	// held in memory would make the collector's work, not the pipeline's,
@@ -87,7 +93,7 @@ func benchEndToEnd(b *testing.B, format string, f sdk.LogFormatter) {
 	}
 	runSink(b, s)
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b, pluginPID, srv.PID())
 	var wg sync.WaitGroup
 	for p := range e2ePublishers {
 		wg.Go(func() {
@@ -102,11 +108,12 @@ func benchEndToEnd(b *testing.B, format string, f sdk.LogFormatter) {
 	wg.Wait()
 	published := time.Since(start)
 	waitLines(b, srv, total)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime(b, pluginPID, srv.PID())-cpu0
 	b.StopTimer()
 	dups := checkSeqs(b, srv, total)
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(float64(total)/published.Seconds(), "published/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "cpu-us/event")
 	b.ReportMetric(float64(dups), "duplicates")
 }
 
@@ -140,7 +147,7 @@ func benchSyslogDirect(b *testing.B, f sdk.LogFormatter) {
 	}
 	defer w.Close()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime(b, srv.PID())
 	for i := 0; i < total; i += defaultBatch {
 		end := min(i+defaultBatch, total)
 		if err := w.Write(context.Background(), evs[i:end], lines[i:end]); err != nil {
@@ -148,10 +155,11 @@ func benchSyslogDirect(b *testing.B, f sdk.LogFormatter) {
 		}
 	}
 	waitLines(b, srv, total)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime(b, srv.PID())-cpu0
 	b.StopTimer()
 	dups := checkSeqs(b, srv, total)
 	b.ReportMetric(float64(total)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(total), "cpu-us/event")
 	b.ReportMetric(float64(dups), "duplicates")
 }
 
@@ -198,4 +206,38 @@ func checkSeqs(b *testing.B, srv *rsyslogtest.Server, n int) (dups int) {
 		}
 	}
 	return dups
+}
+
+// cpuTime is the CPU time, user and system, used so far by this process
+// (the bus, the sink, the publishers) and by the processes pids (the
+// plugin, rsyslogd). Unlike events/s, it hardly depends on what else the
+// machine runs at the time.
+func cpuTime(b *testing.B, pids ...int) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range pids {
+		raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			b.Fatal(err)
+		}
+		// Fields after the command (which may hold spaces): utime and
+		// stime are the 12th and 13th, in clock ticks of 1/100 s.
+		s := string(raw)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) < 13 {
+			b.Fatalf("/proc/%d/stat: %q", pid, s)
+		}
+		for _, v := range f[11:13] {
+			ticks, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				b.Fatalf("/proc/%d/stat: %v", pid, err)
+			}
+			total += time.Duration(ticks) * 10 * time.Millisecond
+		}
+	}
+	return total
 }

@@ -122,6 +122,16 @@ func (s *Server) Start() {
 	}
 }
 
+// PID is the running rsyslogd's process id, 0 when it is stopped.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
 // Stop stops the server with SIGTERM (it writes out what it queued) and
 // waits for it.
 func (s *Server) Stop() { s.signal(syscall.SIGTERM) }
