@@ -46,6 +46,13 @@ type Config struct {
 	// 10000); the oldest session is dropped when it is full.
 	MaxLoginSessions int
 
+	// LoginsFile, when set, keeps login sessions across restarts: the
+	// table is written there (mode 0600, atomically) when a session starts
+	// or ends and at Shutdown, and New reads it back. It holds each
+	// session token's SHA-256, never a token. Unset: sessions live in
+	// memory only.
+	LoginsFile string
+
 	// Now is the clock; default time.Now. Tests move it.
 	Now func() time.Time
 }

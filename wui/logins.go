@@ -5,6 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
@@ -53,12 +58,80 @@ type loginStore struct {
 	mu        sync.Mutex
 	byKey     map[string]*login
 	lastSweep time.Time
+
+	file   string // LoginsFile; "" keeps the table in memory only
+	log    *slog.Logger
+	saveMu sync.Mutex // one write of file at a time
 }
 
 func newLoginStore(cfg Config) *loginStore {
-	return &loginStore{
+	s := &loginStore{
 		idle: cfg.IdleTimeout, absolute: cfg.AbsoluteTimeout, max: cfg.MaxLoginSessions,
-		now: cfg.Now, byKey: map[string]*login{},
+		now: cfg.Now, byKey: map[string]*login{}, file: cfg.LoginsFile, log: cfg.Logger,
+	}
+	s.load()
+	return s
+}
+
+// savedLogin is one login session in LoginsFile.
+type savedLogin struct {
+	Key      string    `json:"key"` // SHA-256 of the token
+	UserID   int64     `json:"user_id"`
+	Name     string    `json:"name"`
+	CSRF     string    `json:"csrf"`
+	Created  time.Time `json:"created"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// load reads the sessions saved in the file, dropping expired ones. A
+// file that cannot be read logs everyone out (and says why): the users
+// log in again, nobody gets in without a password.
+func (s *loginStore) load() {
+	if s.file == "" {
+		return
+	}
+	b, err := os.ReadFile(s.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var saved []savedLogin
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	if err != nil {
+		s.log.Warn("wui: login sessions not restored; everyone logs in again", "file", s.file, "error", err)
+		return
+	}
+	now := s.now()
+	for _, v := range saved {
+		l := &login{key: v.Key, userID: v.UserID, name: v.Name, csrf: v.CSRF, created: v.Created, lastSeen: v.LastSeen}
+		if len(v.Key) == sha256.Size*2 && v.CSRF != "" && !s.expired(l, now) {
+			s.byKey[l.key] = l
+		}
+	}
+}
+
+// save writes the table to the file, if there is one.
+func (s *loginStore) save() {
+	if s.file == "" {
+		return
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.mu.Lock()
+	saved := make([]savedLogin, 0, len(s.byKey))
+	for _, l := range s.byKey {
+		l.mu.Lock()
+		saved = append(saved, savedLogin{Key: l.key, UserID: l.userID, Name: l.name, CSRF: l.csrf, Created: l.created, LastSeen: l.lastSeen})
+		l.mu.Unlock()
+	}
+	s.mu.Unlock()
+	b, err := json.Marshal(saved)
+	if err == nil {
+		err = writeFile0600(s.file, b)
+	}
+	if err != nil {
+		s.log.Error("wui: saving login sessions", "file", s.file, "error", err)
 	}
 }
 
@@ -81,12 +154,13 @@ func (s *loginStore) create(userID int64, name string) (*login, string) {
 	now := s.now()
 	l := &login{key: tokenKey(token), userID: userID, name: name, csrf: randomToken(), created: now, lastSeen: now}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.sweepLocked(now)
 	if len(s.byKey) >= s.max {
 		s.dropOldestLocked()
 	}
 	s.byKey[l.key] = l
+	s.mu.Unlock()
+	s.save()
 	return l, token
 }
 
@@ -122,19 +196,28 @@ func (s *loginStore) expired(l *login, now time.Time) bool {
 
 func (s *loginStore) delete(key string) {
 	s.mu.Lock()
+	_, ok := s.byKey[key]
 	delete(s.byKey, key)
 	s.mu.Unlock()
+	if ok {
+		s.save()
+	}
 }
 
 // deleteUser ends every session of a user (used when the backend says the
 // account is gone or disabled).
 func (s *loginStore) deleteUser(userID int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	n := len(s.byKey)
 	for k, l := range s.byKey {
 		if l.userID == userID {
 			delete(s.byKey, k)
 		}
+	}
+	changed := len(s.byKey) != n
+	s.mu.Unlock()
+	if changed {
+		s.save()
 	}
 }
 

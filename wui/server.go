@@ -112,8 +112,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting, waits for the requests in flight until ctx
-// ends, and closes the listener.
+// ends, closes the listener and saves the login sessions (LoginsFile).
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Last, keep when each login session was last used.
+	defer s.logins.save()
 	if err := s.srv.ShutdownWithContext(ctx); err != nil {
 		return fmt.Errorf("wui: shutdown: %w", err)
 	}

@@ -112,12 +112,13 @@ func exists(path string) (bool, error) {
 }
 
 // writeFile0600 writes through a temporary file and a rename, so a crash
-// never leaves a half-written key where the next start would load it.
+// never leaves a half-written file (a key, the login sessions) where the
+// next start would load it.
 func writeFile0600(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("wui: %w", err)
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".wui-tls-*")
+	f, err := os.CreateTemp(filepath.Dir(path), ".wui-*")
 	if err != nil {
 		return fmt.Errorf("wui: %w", err)
 	}

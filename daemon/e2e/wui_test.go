@@ -1099,3 +1099,39 @@ func TestWUIKillAll(t *testing.T) {
 	e2e.Poll(t, e2e.EventTimeout, func() bool { l = g.Sessions(); return len(l) == 0 },
 		func() string { return fmt.Sprintf("an empty live list after kill all: %+v", l) })
 }
+
+// TestWUILoginSurvivesRestart: a login session outlives a restart of
+// vigild (kept in <state_dir>/wui_logins.json, mode 0600, without its
+// token); one that logged out does not come back.
+func TestWUILoginSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	g := newWUIGateway(t)
+	kept := g.newClient(t).mustLogin("admin", g.adminPassword)
+	out := g.newClient(t).mustLogin("admin", g.adminPassword)
+	if code, _, _ := out.postForm("/logout", url.Values{}, out.csrf); code != http.StatusSeeOther {
+		t.Fatalf("POST /logout: %d", code)
+	}
+	g.Stop()
+	file := filepath.Join(g.StateDir, "wui_logins.json")
+	st, err := os.Stat(file)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s after the stop: %v, mode %v", file, err, st)
+	}
+	g.Start()
+	var me struct {
+		Name string `json:"name"`
+		CSRF string `json:"csrf_token"`
+	}
+	kept.getJSON("/api/v1/me", &me)
+	if me.Name != "admin" || me.CSRF != kept.csrf {
+		t.Errorf("after the restart the kept login is %+v (csrf %q before)", me, kept.csrf)
+	}
+	// It still writes, with the token it had.
+	if code, body, _ := kept.do(http.MethodPost, "/api/v1/groups", []byte(`{"name": "after-restart", "permissions": ["LOGS_VIEW"]}`),
+		map[string]string{"Content-Type": "application/json", "X-CSRF-Token": kept.csrf}); code != http.StatusCreated {
+		t.Errorf("POST /api/v1/groups after the restart: %d %s", code, body)
+	}
+	if code, _ := out.get("/api/v1/me"); code != http.StatusUnauthorized {
+		t.Errorf("the logged-out session after the restart: GET /api/v1/me %d, want 401", code)
+	}
+}

@@ -35,6 +35,8 @@ func (d *Daemon) startWUI(ctx context.Context) error {
 		Version: version.Version, Hostname: host, AccessLog: access,
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "wui"),
 		IdleTimeout: min(cfg.WUI.SessionTimeout, wui.DefaultIdleTimeout), AbsoluteTimeout: cfg.WUI.SessionTimeout,
+		// Logins outlive a restart of vigild.
+		LoginsFile: filepath.Join(cfg.StateDir, "wui_logins.json"),
 	}, d.wuiBackend())
 	if err != nil {
 		return err
