@@ -185,3 +185,65 @@ func TestReloadRecording(t *testing.T) {
 		t.Errorf("spool/sealed keeps %q; the first session's capture (24 h retention when it was uploaded, %s) is %q", left, up1.S("time"), first)
 	}
 }
+
+// TestCtlOffline: what needs only the store works while vigild is stopped
+// (users, groups, targets, keys export, config show), what needs the
+// running vigild says so; what was changed offline is in force at the
+// next start: a user added offline logs in, a changed password replaces
+// the old one, a deleted user and a deleted target are refused.
+func TestCtlOffline(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	g.sshOK(t, g.alice, "echo online", "online")
+	pubBefore := g.PublicKey()
+	g.Stop()
+
+	_, errOut, code := g.Ctl("", "sessions", "list")
+	if code == 0 || !strings.Contains(errOut, "vigild") {
+		t.Errorf("sessions list with vigild stopped: exit %d, stderr %q (want an error saying vigild is not reachable)", code, errOut)
+	}
+	carol := g.AddUser("carol", "Users")
+	g.MustCtl("", "groups", "add", "Auditors", "--permission", "SESSION_RECORDINGS_VIEW")
+	g.AddTarget("web02", g.sshd, "Users")
+	const newPassword = "pw-alice-changed-while-stopped"
+	g.MustCtl(newPassword+"\n", "users", "passwd", "alice", "--password-stdin")
+	g.MustCtl("", "users", "del", "bob")
+	g.MustCtl("", "targets", "del", "web01")
+	if out := g.MustCtl("", "users", "list"); !strings.Contains(out, "carol") || strings.Contains(out, "bob") {
+		t.Errorf("users list while stopped: %q", out)
+	}
+	if out := g.MustCtl("", "groups", "list"); !strings.Contains(out, "Auditors") {
+		t.Errorf("groups list while stopped: %q", out)
+	}
+	if out := g.MustCtl("", "targets", "list"); !strings.Contains(out, "web02") || strings.Contains(out, "web01") {
+		t.Errorf("targets list while stopped: %q", out)
+	}
+	if !pubBefore.Equal(g.PublicKey()) {
+		t.Error("keys export while stopped gives another key")
+	}
+	if rows, _ := ctlConfigShow(t, g.Vigild); rows["team"].value != `"e2e"` {
+		t.Errorf("config show while stopped: team %+v", rows["team"])
+	}
+
+	g.Start()
+	out, errOut, code := e2e.Run(t, g.SSHCommand(carol, "carol:web02", "echo carol-added-offline"))
+	if code != 0 || out != "carol-added-offline\n" {
+		t.Errorf("carol, added while vigild was stopped: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if _, err := g.Dial("alice:web02", ssh.Password(g.alice.Password)); err == nil {
+		t.Error("alice's old password still works")
+	}
+	c, err := g.Dial("alice:web02", ssh.Password(newPassword))
+	if err != nil {
+		t.Errorf("alice's new password: %v", err)
+	} else {
+		c.Close()
+	}
+	if _, err := g.Dial("bob:web01", e2e.KeyAuth(t, g.bob)); err == nil {
+		t.Error("deleted user bob logged in")
+	}
+	out, errOut, code = e2e.Run(t, g.SSHCommand(g.alice, "alice:web01", "echo must-not-run"))
+	if code == 0 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, `vigil: target "web01" does not exist or is not available to you`) {
+		t.Errorf("deleted target web01: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
