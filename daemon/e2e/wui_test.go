@@ -389,13 +389,14 @@ func levelNo(l string) int {
 
 // logFilter is one query of the log dashboard and what it means.
 type logFilter struct {
-	level, component, user, text string
-	since, until                 time.Time
+	level, component, user, text, process, host string
+	since, until                                time.Time
 }
 
 func (f logFilter) values() url.Values {
 	v := url.Values{"limit": {"10000"}, "start": {f.since.UTC().Format(time.RFC3339Nano)}, "end": {f.until.UTC().Format(time.RFC3339Nano)}}
-	for k, s := range map[string]string{"level": f.level, "component": f.component, "username": f.user, "text": f.text} {
+	for k, s := range map[string]string{"level": f.level, "component": f.component, "username": f.user, "text": f.text,
+		"process": f.process, "host": f.host} {
 		if s != "" {
 			v.Set(k, s)
 		}
@@ -417,6 +418,7 @@ func (f logFilter) match(e e2e.Event) bool {
 	}
 	return levelNo(e.S("levelname")) >= levelNo(level) && !tm.Before(f.since) && tm.Before(f.until) &&
 		(f.component == "" || e.S("component") == f.component) && (f.user == "" || e.S("user_name") == f.user) &&
+		(f.process == "" || e.S("process") == f.process) && (f.host == "" || e.S("host") == f.host) &&
 		(f.text == "" || strings.Contains(strings.ToLower(e.S("message")), strings.ToLower(f.text)))
 }
 
@@ -480,6 +482,10 @@ func TestWUILogFilters(t *testing.T) {
 		return len(reader.events(url.Values{"username": {fence}, "level": {"DEBUG"}})) == 1
 	}, func() string { return "the fence event in the dashboard" })
 	truth := allLoggedEvents(t, g)
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name    string
@@ -509,6 +515,10 @@ func TestWUILogFilters(t *testing.T) {
 			metrics: map[string]int{"account.login.successful": 1}},
 		{name: "alice's second session", f: logFilter{component: "ssh", user: "alice", since: tMid, until: t1},
 			atLeast: map[string]int{"session.create": 1, "session.destroy": 1}},
+		{name: "vigild's process on this host", f: logFilter{level: "DEBUG", process: "vigild", host: host, since: t0, until: t1},
+			atLeast: map[string]int{"account.login.successful": 4, "session.create": 2}},
+		{name: "another process", f: logFilter{level: "DEBUG", process: "no-such-process", since: t0, until: t1}, metrics: map[string]int{}},
+		{name: "another host", f: logFilter{level: "DEBUG", host: "no-such-host", since: t0, until: t1}, metrics: map[string]int{}},
 	}
 	for _, tc := range cases {
 		got := reader.events(tc.f.values())
