@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -573,6 +574,31 @@ func TestAdmissionCaptureFails(t *testing.T) {
 	vsl := g.WaitSealed(1)[0]
 	if text := g.MustCtl("", "session-logs", "cat", vsl); !strings.Contains(text, "recorded-again") {
 		t.Errorf("cat: %q", text)
+	}
+}
+
+// TestIdleTimeout: an idle_timeout set in settings.toml and applied by
+// SIGHUP closes a session without traffic, with a notice and
+// session.destroy reason idle_timeout; a session whose output keeps
+// flowing outlives it.
+func TestIdleTimeout(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	writeFile(t, filepath.Join(g.StateDir, "settings.toml"), []byte("[ssh]\nidle_timeout = \"2s\"\n"))
+	g.Signal(syscall.SIGHUP)
+	g.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
+
+	busy := e2e.StartProc(t, g.SSHCommand(g.alice, "alice:web01", "i=0; while [ $i -lt 8 ]; do i=$((i+1)); echo tick; sleep 0.5; done; echo busy-done"))
+	idle := e2e.StartProc(t, g.SSHCommand(g.alice, "alice:web01", "echo idle-started; exec sleep 600"))
+	if code := idle.Wait(t, e2e.CommandTimeout); code == 0 || !strings.Contains(idle.Stderr.String(), "session closed after 2s without activity") {
+		t.Errorf("idle session: exit %d, stdout %q, stderr %q", code, idle.Stdout, idle.Stderr)
+	}
+	if code := busy.Wait(t, e2e.CommandTimeout); code != 0 || !strings.HasSuffix(busy.Stdout.String(), "busy-done\n") {
+		t.Errorf("busy session: exit %d, stdout %q, stderr %q", code, busy.Stdout, busy.Stderr)
+	}
+	d := g.WaitEvent("ssh", "session.destroy", e2e.Fields("reason", "idle_timeout"))
+	if n := len(e2e.Find(g.Events("ssh"), "session.destroy", e2e.Fields("reason", "idle_timeout"))); n != 1 {
+		t.Errorf("%d sessions ended as idle, want 1 (%v)", n, d)
 	}
 }
 
