@@ -503,6 +503,57 @@ func TestKill9MidSession(t *testing.T) {
 	}
 }
 
+// TestKill9MultiSegment: vigild killed with SIGKILL while a session's
+// second segment is open. On restart that segment is sealed at its last
+// checkpoint and the session verifies as a whole (the first segment sealed
+// normally, linked to the recovered second), with everything signed
+// before the kill; both segments go through the pipeline.
+func TestKill9MultiSegment(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "\n[recording]\nsegment_max_bytes = \"1MiB\"\n")
+	pub := g.PublicKey()
+	p := e2e.StartProc(t, g.SSHCommand(g.alice, "alice:web01",
+		"head -c 1500000 /dev/zero | tr '\\0' s; echo; echo end-of-output-marker; exec sleep 600"))
+	e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Contains(p.Stdout.String(), "end-of-output-marker") || p.Exited() },
+		func() string { return "the output at the client" })
+	sid := g.WaitEvent("ssh", "session.create", e2e.Fields("user_name", "alice")).S("session_id")
+	g.WaitEvent("capture", "recording.segment.sealed", e2e.Fields("session_id", sid, "segment", "0"))
+	var active string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		a := e2e.Captures(g.SpoolActive())
+		active = ""
+		if len(a) == 1 {
+			active = a[0]
+		}
+		return active != "" && strings.Contains(signedOutput(active, pub), "end-of-output-marker")
+	}, func() string {
+		return fmt.Sprintf("a signed checkpoint in the second segment (%q) covering the end of the output", active)
+	})
+	g.Kill9()
+	p.Wait(t, e2e.CommandTimeout)
+
+	g.Start()
+	if a := e2e.Captures(g.SpoolActive()); len(a) != 0 {
+		t.Fatalf("spool/active still holds %v after the restart", a)
+	}
+	var first string
+	for _, f := range g.WaitSealed(2) {
+		if _, n, ok := capture.SegmentNumber(f); ok && n == 0 {
+			first = f
+		}
+	}
+	out, errOut, code := g.Ctl("", "session-logs", "verify", first)
+	if code != 0 || !strings.Contains(out, "verified") || !strings.Contains(out, "2 segments") || !strings.Contains(out, "recovered") {
+		t.Errorf("verify of the session after the crash: exit %d, %q %q", code, out, errOut)
+	}
+	if text := g.MustCtl("", "session-logs", "cat", first); !strings.Contains(text, "end-of-output-marker") {
+		t.Errorf("the recovered session lacks the output signed before the kill (%d bytes)", len(text))
+	}
+	for _, seg := range []string{"0", "1"} {
+		g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid, "segment", seg))
+	}
+}
+
 // TestAdmission: with recording.min_free_bytes above the spool's free
 // space, a recorded user is refused with the reason on the client's stderr
 // and an admission.denied event; a user whose group says
