@@ -53,6 +53,16 @@ func (p *Pipeline) retain(ctx context.Context, job store.Job) {
 		p.retryLater(ctx, job, err.Error(), jobError("retention", job, err))
 		return
 	} else if wait != "" {
+		if waited := p.now().Sub(up.Finished); waited >= p.cfg.StuckAfter {
+			// A session left "active" by a crash never ends: say so
+			// rather than look again forever.
+			if err := p.cfg.Store.MarkJobStuck(ctx, job.ID, wait); err != nil {
+				p.log.Error("marking a delete job stuck", "job", job.ID, "error", err)
+			}
+			p.publish(MetricStuck, event.LevelError, fmt.Sprintf("segment %d of session %s has been kept past its retention for %s (%s); the local copy stays until an administrator retries the job",
+				seg.N, sess.ID, waited.Round(time.Second), wait), &sess, seg.N, map[string]string{"error": wait, "path": seg.Path})
+			return
+		}
 		if err := p.cfg.Store.FailJob(ctx, job.ID, wait, p.now().Add(laterSegmentsPoll)); err != nil {
 			p.log.Error("scheduling a retention", "job", job.ID, "error", err)
 		}
