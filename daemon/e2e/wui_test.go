@@ -1145,3 +1145,59 @@ func TestWUILoginSurvivesRestart(t *testing.T) {
 		t.Errorf("the logged-out session after the restart: GET /api/v1/me %d, want 401", code)
 	}
 }
+
+// TestWUIClipFromStorage: with retention 0 the local renders go once
+// uploaded; the clip, a byte range of it and the zip then come through
+// the storage plugin, byte for byte the stored object, and the clip still
+// says how long it plays.
+func TestWUIClipFromStorage(t *testing.T) {
+	t.Parallel()
+	g := newWUIGatewayWith(t, "\n[recording]\nretention = \"0\"\n")
+	marker := wuiMarker(t, "stored")
+	sid := g.recordedSession(t, "echo "+marker, marker)
+	var cast store.Render
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		for _, r := range g.renders(t, sid) {
+			if r.Role == store.RenderCast && r.Segment == 0 {
+				cast = r
+			}
+		}
+		return cast.ObjectKey != "" && cast.LocalPath == ""
+	}, func() string { return fmt.Sprintf("the local cast of %s to be deleted after its upload: %+v", sid, cast) })
+	want, err := os.ReadFile(filepath.Join(g.StateDir, "recordings", cast.ObjectKey))
+	if err != nil || !bytes.Contains(want, []byte(marker)) {
+		t.Fatalf("the stored object %s (%v) lacks %s", cast.ObjectKey, err, marker)
+	}
+
+	admin := g.newClient(t).mustLogin("admin", g.adminPassword)
+	clips, _ := admin.clips(sid)
+	if len(clips) != 1 || clips[0].Size != int64(len(want)) || clips[0].DurationMS <= 0 {
+		t.Fatalf("clips of %s after the local copy went: %+v", sid, clips)
+	}
+	code, got, _ := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/download", nil, nil)
+	if code != http.StatusOK || !bytes.Equal(got, want) {
+		t.Errorf("clip download from storage: %d, %d bytes, equal to the object: %v", code, len(got), bytes.Equal(got, want))
+	}
+	code, part, hdr := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/media", nil, map[string]string{"Range": "bytes=10-41"})
+	if code != http.StatusPartialContent || !bytes.Equal(part, want[10:42]) || hdr.Get("Content-Range") != fmt.Sprintf("bytes 10-41/%d", len(want)) {
+		t.Errorf("range 10-41 from storage: %d %q, Content-Range %q", code, part, hdr.Get("Content-Range"))
+	}
+	code, zipped, _ := admin.do(http.MethodGet, "/recordings/"+sid+"/download", nil, nil)
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if code != http.StatusOK || err != nil || len(zr.File) != 1 {
+		t.Fatalf("zip from storage: %d, %v", code, err)
+	}
+	rc, err := zr.File[0].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inZip, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(inZip, want) {
+		t.Errorf("the zipped clip from storage (%v) differs from the object", err)
+	}
+	location := "file://" + filepath.Join(g.StateDir, "recordings", cast.ObjectKey)
+	g.WaitEvent("wui", "recording.play", e2e.Fields("message", fmt.Sprintf("User admin played %s video: %s", sid, location)))
+	g.WaitEvent("wui", "recording.download", e2e.Fields("message", fmt.Sprintf("User admin downloaded %s video: %s", sid, location)))
+	g.WaitEvent("wui", "recording.download", e2e.Fields("message", "User admin downloaded entire session: "+sid))
+}
