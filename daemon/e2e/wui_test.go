@@ -1163,7 +1163,9 @@ func TestWUIClipFromStorage(t *testing.T) {
 			}
 		}
 		return cast.ObjectKey != "" && cast.LocalPath == ""
-	}, func() string { return fmt.Sprintf("the local cast of %s to be deleted after its upload: %+v", sid, cast) })
+	}, func() string {
+		return fmt.Sprintf("the local cast of %s to be deleted after its upload: %+v", sid, cast)
+	})
 	want, err := os.ReadFile(filepath.Join(g.StateDir, "recordings", cast.ObjectKey))
 	if err != nil || !bytes.Contains(want, []byte(marker)) {
 		t.Fatalf("the stored object %s (%v) lacks %s", cast.ObjectKey, err, marker)
