@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -134,11 +135,15 @@ func (s *storageServer) Get(req *storagev1.GetRequest, stream grpc.ServerStreami
 	if err := stream.Send(&storagev1.GetResponse{Msg: &storagev1.GetResponse_Info{Info: objectInfoToProto(info)}}); err != nil {
 		return err
 	}
+	buf := getChunk()
+	defer putChunk(buf)
+	chunk := &storagev1.GetResponse_Chunk{}
+	msg := &storagev1.GetResponse{Msg: chunk}
 	for {
-		buf := make([]byte, chunkSize)
 		n, rerr := io.ReadFull(rc, buf)
 		if n > 0 {
-			if err := stream.Send(&storagev1.GetResponse{Msg: &storagev1.GetResponse_Chunk{Chunk: buf[:n]}}); err != nil {
+			chunk.Chunk = buf[:n]
+			if err := stream.Send(msg); err != nil {
 				return err
 			}
 		}
@@ -200,6 +205,17 @@ type storageClient struct {
 
 var _ Storage = (*storageClient)(nil)
 
+// chunkPool holds the buffers that Put and Get stream content through.
+// One buffer serves a whole call: Send has encoded the message into gRPC's
+// own buffers by the time it returns, and no stats handler or binary log,
+// which could read a message after Send, is ever installed on these
+// connections.
+var chunkPool = sync.Pool{New: func() any { return new([chunkSize]byte) }}
+
+func getChunk() []byte { return chunkPool.Get().(*[chunkSize]byte)[:] }
+
+func putChunk(b []byte) { chunkPool.Put((*[chunkSize]byte)(b)) }
+
 // wireKey refuses, before anything is sent, a key the wire cannot carry
 // (proto3 strings are UTF-8). Every other rule is the plugin's to enforce.
 func wireKey(op, key string) error {
@@ -226,11 +242,15 @@ func (c *storageClient) Put(ctx context.Context, key string, r io.Reader, size i
 	if err := stream.Send(header); err != nil {
 		return ObjectInfo{}, c.putFailed(ctx, op, stream, err)
 	}
+	buf := getChunk()
+	defer putChunk(buf)
+	chunk := &storagev1.PutRequest_Chunk{}
+	msg := &storagev1.PutRequest{Msg: chunk}
 	for {
-		buf := make([]byte, chunkSize)
 		n, rerr := io.ReadFull(r, buf)
 		if n > 0 {
-			if err := stream.Send(&storagev1.PutRequest{Msg: &storagev1.PutRequest_Chunk{Chunk: buf[:n]}}); err != nil {
+			chunk.Chunk = buf[:n]
+			if err := stream.Send(msg); err != nil {
 				return ObjectInfo{}, c.putFailed(ctx, op, stream, err)
 			}
 		}
