@@ -62,9 +62,22 @@ func newWUIGateway(t *testing.T) *wuiGateway {
 // (after [wui]).
 func newWUIGatewayWith(t *testing.T, extra string) *wuiGateway {
 	t.Helper()
+	return newWUIGatewayConfig(t, extra, false)
+}
+
+// newWUIGatewayConfig is newWUIGatewayWith, the VNC gateway on if vnc.
+func newWUIGatewayConfig(t *testing.T, extra string, vnc bool) *wuiGateway {
+	t.Helper()
 	s := e2e.RequireSSHD(t)
 	v := e2e.NewVigild(t, "")
 	text := v.ConfigText(extra)
+	if vnc {
+		const off = "[vnc]\nenabled = false\n"
+		if strings.Count(text, off) != 1 {
+			t.Fatalf("the e2e configuration has no %q to turn on:\n%s", off, text)
+		}
+		text = strings.Replace(text, off, "[vnc]\nenabled = true\n", 1)
+	}
 	m := wuiTable.FindStringSubmatch(text)
 	if m == nil {
 		t.Fatalf("the e2e configuration has no [wui] table to turn on:\n%s", text)

@@ -25,7 +25,10 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vigilgw/vigil/daemon/e2e"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
+	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/daemon/internal/store"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
 
 // TestWUIRecordingPlayAndDownload is the auditor's path through a real
@@ -1202,4 +1205,62 @@ func TestWUIClipFromStorage(t *testing.T) {
 	g.WaitEvent("wui", "recording.play", e2e.Fields("message", fmt.Sprintf("User admin played %s video: %s", sid, location)))
 	g.WaitEvent("wui", "recording.download", e2e.Fields("message", fmt.Sprintf("User admin downloaded %s video: %s", sid, location)))
 	g.WaitEvent("wui", "recording.download", e2e.Fields("message", "User admin downloaded entire session: "+sid))
+}
+
+// TestWUIVNCPlayback: a VNC session recorded through the real gateway
+// (x11vnc's screen turns red) is a video clip in the WUI: the MP4 the
+// pipeline uploaded, byte for byte, with its thumbnail; Chromium's <video>
+// plays it at the recording's size, and the play is logged in the seed's
+// words.
+func TestWUIVNCPlayback(t *testing.T) {
+	sdktest.RequirePeer(t, "ffmpeg")
+	x := e2e.RequireX11vnc(t, 1280, 720)
+	vnctest.XRun(t, x.D, "xsetroot", "-solid", "black")
+	uploads := filepath.Join(t.TempDir(), "uploads")
+	g := newWUIGatewayConfig(t, vncConfig(uploads, ""), true)
+	g.AddVNCTarget("desk", x.Port, x.Password, "Users")
+	vg := &vncGateway{Vigild: g.Vigild, x: x, alice: g.alice, uploads: uploads}
+	c := vg.watch(t, rfbwire.EncZRLE, rfbwire.EncRaw)
+	paint(t, c, func() { vnctest.XRun(t, x.D, "xsetroot", "-solid", "red") })
+	c.Close()
+	sid := g.WaitEvent("vnc", "session.create", e2e.Fields("user_name", "alice", "target_name", "desk")).S("session_id")
+	g.WaitEvent("vnc", "session.destroy", e2e.Fields("session_id", sid))
+	g.waitRecording(t, sid)
+
+	mp4 := filepath.Join(uploads, "alice", sid, "0001.mp4")
+	want, err := os.ReadFile(mp4)
+	if err != nil {
+		t.Fatalf("the uploaded video: %v", err)
+	}
+	admin := g.newClient(t).mustLogin("admin", g.adminPassword)
+	clips, _ := admin.clips(sid)
+	if len(clips) != 1 || clips[0].Role != "video" || clips[0].Size != int64(len(want)) || clips[0].Location != "file://"+mp4 || clips[0].DurationMS <= 0 {
+		t.Fatalf("clips of the VNC session: %+v; want one video of %d bytes at file://%s", clips, len(want), mp4)
+	}
+	code, got, hdr := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/download", nil, nil)
+	if code != http.StatusOK || hdr.Get("Content-Type") != "video/mp4" || !bytes.Equal(got, want) {
+		t.Errorf("video download: %d %s, %d bytes, equal to the upload: %v", code, hdr.Get("Content-Type"), len(got), bytes.Equal(got, want))
+	}
+	code, thumb, hdr := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/thumbnail", nil, nil)
+	if code != http.StatusOK || hdr.Get("Content-Type") != "image/jpeg" || !bytes.HasPrefix(thumb, []byte{0xff, 0xd8}) {
+		t.Errorf("thumbnail: %d %s, %d bytes", code, hdr.Get("Content-Type"), len(thumb))
+	}
+
+	b := startWUIBrowser(t)
+	b.login(t, g.base, "admin", g.adminPassword)
+	b.do(t, "play the VNC recording",
+		chromedp.Navigate(g.base+"/recordings/"+sid),
+		chromedp.WaitVisible(chromedp.CSS(`video#player`)),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('player').play(), undefined`),
+		chromedp.Poll[chromedp.Void](`document.getElementById('player').currentTime > 0.5 || document.getElementById('player').error !== null`,
+			chromedp.WithPollingTimeout(e2e.CommandTimeout)),
+	)
+	b.noCSPViolations(t, "VNC recording")
+	if e := wuiEval[int](t, b, `(document.getElementById('player').error || {code: 0}).code`); e != 0 {
+		t.Errorf("Chromium's media error %d playing the MP4", e)
+	}
+	if w := wuiEval[int](t, b, `document.getElementById('player').videoWidth`); w != vncWidth {
+		t.Errorf("the video plays %d pixels wide, want %d", w, vncWidth)
+	}
+	g.WaitEvent("wui", "recording.play", e2e.Fields("message", fmt.Sprintf("User admin played %s video: file://%s", sid, mp4)))
 }
