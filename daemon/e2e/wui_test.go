@@ -648,6 +648,11 @@ func TestWUISettings(t *testing.T) {
 	if first := strings.Trim(show["log.sink[0].name"][0], `"`); !strings.HasPrefix(sinks, "[[log.sink]]") || !strings.Contains(sinks, fmt.Sprintf("name = %q", first)) {
 		t.Errorf("the sinks field says %q; want the [[log.sink]] tables, %s first", sinks, first)
 	}
+	// Paths under log_dir are shown relative to it, as vigil.toml has them.
+	if path := strings.Trim(show["log.sink[0].path"][0], `"`); !strings.HasPrefix(path, g.LogDir+"/") ||
+		!strings.Contains(sinks, fmt.Sprintf("path = %q", strings.TrimPrefix(path, g.LogDir+"/"))) {
+		t.Errorf("the sinks field says %q; want sink 0's path %s relative to %s", sinks, path, g.LogDir)
+	}
 
 	// A bad value: refused next to its field, nothing written.
 	code, body, _ := admin.postForm("/settings", url.Values{"recording.bitrate": {"fast"}, "recording.framerate": {"15"}}, admin.csrf)

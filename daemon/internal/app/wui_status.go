@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -100,7 +101,7 @@ func (b *wuiBackend) Settings(context.Context) ([]wui.Setting, error) {
 			// back, some would not apply to it): only what was set, and
 			// what names the sink.
 			if e.Origin != config.OriginDefault || sinkCore[field] && e.Value != `""` && e.Value != "[]" {
-				fmt.Fprintf(&sinks, "%s = %s\n", field, e.Value)
+				fmt.Fprintf(&sinks, "%s = %s\n", field, sinkValue(field, e.Value, b.d.Config().LogDir))
 			}
 			if e.Origin != config.OriginDefault {
 				sinksOrigin = settingsOrigins[e.Origin]
@@ -126,6 +127,21 @@ func (b *wuiBackend) Settings(context.Context) ([]wui.Setting, error) {
 // sinkCore are the fields that say what a sink is, even when it is a
 // default one.
 var sinkCore = map[string]bool{"name": true, "type": true, "format": true, "components": true, "path": true, "address": true}
+
+// sinkValue is a sink field's TOML literal as the form shows it: a file
+// path under log_dir relative to it (how vigil.toml writes it; Load
+// resolves it), so that saving the sinks does not pin today's log_dir.
+func sinkValue(field, literal, logDir string) string {
+	p, err := strconv.Unquote(literal)
+	if field != "path" || err != nil || !filepath.IsAbs(p) {
+		return literal
+	}
+	rel, err := filepath.Rel(logDir, p)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") || strings.ContainsAny(rel, "\"\\") {
+		return literal
+	}
+	return `"` + rel + `"`
+}
 
 // sinkField splits a Show key such as log.sink[2].address.
 func sinkField(key string) (int, string, bool) {
