@@ -892,6 +892,44 @@ func TestWUIAccessManagement(t *testing.T) {
 	create := g.WaitEvent("ssh", "session.create", e2e.Fields("user_name", "nina", "target_name", "web02"))
 	g.waitRecording(t, create.S("session_id"))
 
+	// record_sessions off for the group: nina's next session is not recorded.
+	if code, body := send(admin, http.MethodPut, fmt.Sprintf("/api/v1/groups/%d", ops),
+		map[string]any{"name": "ops", "permissions": []string{"SESSIONS_VIEW"}, "record_sessions": false}); code != http.StatusOK {
+		t.Fatalf("PUT the group with record_sessions false: %d %s", code, body)
+	}
+	c, err = g.Dial("nina:web02", ssh.Password(ninaPassword))
+	if err != nil {
+		t.Fatalf("nina's second session: %v", err)
+	}
+	if sess, err = c.NewSession(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = sess.Output("true")
+	c.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unrecorded string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		for _, e := range e2e.Find(g.Events("ssh"), "session.destroy", e2e.Fields("user_name", "nina")) {
+			if id := e.S("session_id"); id != create.S("session_id") {
+				unrecorded = id
+			}
+		}
+		return unrecorded != ""
+	}, func() string { return "the end of nina's second session" })
+	var second struct {
+		Recorded bool `json:"recorded"`
+	}
+	admin.getJSON("/api/v1/sessions/"+unrecorded, &second)
+	var first struct {
+		Recorded bool `json:"recorded"`
+	}
+	admin.getJSON("/api/v1/sessions/"+create.S("session_id"), &first)
+	if !first.Recorded || second.Recorded {
+		t.Errorf("recorded: %v with record_sessions on, %v with it off", first.Recorded, second.Recorded)
+	}
+
 	// nina sees the history, and nothing of the administration.
 	user := g.newClient(t).mustLogin("nina", ninaPassword)
 	var me struct {
@@ -907,7 +945,7 @@ func TestWUIAccessManagement(t *testing.T) {
 		} `json:"sessions"`
 	}
 	user.getJSON("/api/v1/sessions?user=nina", &hist)
-	if len(hist.Sessions) != 1 || hist.Sessions[0].ID != create.S("session_id") {
+	if len(hist.Sessions) != 2 || hist.Sessions[1].ID != create.S("session_id") {
 		t.Errorf("nina's history: %+v", hist)
 	}
 	denied := 0
