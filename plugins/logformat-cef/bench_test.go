@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"strconv"
 	"testing"
 
-	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
@@ -32,20 +30,5 @@ func benchBatch() []event.Event {
 // through the launched plugin over gRPC (vigil); `make bench` prints the
 // ratio of their events/s.
 func BenchmarkFormat(b *testing.B) {
-	evs := benchBatch()
-	b.Run("baseline", func(b *testing.B) {
-		benchFormat(b, newFormatter(), evs)
-	})
-	b.Run("vigil", func(b *testing.B) {
-		benchFormat(b, sdktest.LaunchLogFormatter(b, pluginBinary(b), nil), evs)
-	})
-}
-
-func benchFormat(b *testing.B, f sdk.LogFormatter, evs []event.Event) {
-	for b.Loop() {
-		if _, err := f.Format(context.Background(), evs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(evs))/b.Elapsed().Seconds(), "events/s")
+	sdktest.BenchLogFormat(b, newFormatter(), pluginBinary(b), benchBatch())
 }

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/vigilgw/vigil/plugins/sdk"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
@@ -34,27 +32,5 @@ func benchEvents() []event.Event {
 // formatting through the launched plugin binary over gRPC (vigil); `make
 // bench` prints vigil/baseline.
 func BenchmarkFormat(b *testing.B) {
-	events := benchEvents()
-	b.Run("baseline", func(b *testing.B) { benchFormat(b, newFormatter(), events) })
-	b.Run("vigil", func(b *testing.B) {
-		bin := sdktest.PluginBinary(b, ".", "vigil-plugin-logformat-json")
-		benchFormat(b, sdktest.LaunchLogFormatter(b, bin, nil), events)
-	})
-}
-
-func benchFormat(b *testing.B, f sdk.LogFormatter, events []event.Event) {
-	ctx := context.Background()
-	// One call outside the measurement: the first one through a fresh
-	// connection pays for its setup, which `make bench`'s -benchtime 1x
-	// would otherwise report as the steady state.
-	if _, err := f.Format(ctx, events); err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-		lines, err := f.Format(ctx, events)
-		if err != nil || len(lines) != len(events) {
-			b.Fatalf("Format = %d lines, %v", len(lines), err)
-		}
-	}
-	b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
+	sdktest.BenchLogFormat(b, newFormatter(), sdktest.PluginBinary(b, ".", "vigil-plugin-logformat-json"), benchEvents())
 }
