@@ -765,6 +765,23 @@ func TestWUITranscriptHitInLaterSegment(t *testing.T) {
 	if d := clips[hit.Segment-1].DurationMS; hit.OffsetMS > d+1000 {
 		t.Errorf("the hit is %d ms into clip %d, which plays %d ms", hit.OffsetMS, hit.Segment, d)
 	}
+	// Download all: one entry per clip, in order.
+	code, zipped, _ := admin.do(http.MethodGet, "/recordings/"+sid+"/download", nil, nil)
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if code != http.StatusOK || err != nil {
+		t.Fatalf("download all of %d clips: %d, %v", len(clips), code, err)
+	}
+	var names, wantNames []string
+	for i, f := range zr.File {
+		names = append(names, f.Name)
+		wantNames = append(wantNames, fmt.Sprintf("%s/%s-%03d.cast", sid, sid, i+1))
+		if int64(f.UncompressedSize64) != clips[min(i, len(clips)-1)].Size {
+			t.Errorf("zip entry %s: %d bytes, clip %d has %d", f.Name, f.UncompressedSize64, i+1, clips[min(i, len(clips)-1)].Size)
+		}
+	}
+	if len(zr.File) != len(clips) || !slices.Equal(names, wantNames) {
+		t.Errorf("zip entries %q for %d clips", names, len(clips))
+	}
 
 	// Where the clip itself prints the word: the time of its cast event.
 	var castPath string
