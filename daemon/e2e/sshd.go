@@ -31,6 +31,13 @@ type SSHD struct {
 	done        chan struct{}
 }
 
+// Log is what the server has logged so far (LogLevel VERBOSE), for the
+// whole package's sessions.
+func (s *SSHD) Log() string {
+	b, _ := os.ReadFile(filepath.Join(s.dir, "sshd.log"))
+	return string(b)
+}
+
 // Addr is host:port of the server.
 func (s *SSHD) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.Port)) }
 

@@ -479,3 +479,46 @@ func TestSFTP(t *testing.T) {
 		t.Errorf("the capture's transfer records: %q, want the upload and the download of %s (%s bytes)", transfers, remote, size)
 	}
 }
+
+// TestSignal: a signal the client sends is recorded in the capture and
+// relayed to the target's sshd. (OpenSSH delivers session signals only to
+// sessions under privilege separation, which root logins, the shared
+// sshd's, do not use: its log shows the request arrived.)
+func TestSignal(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	client, err := g.Dial("alice:web01", e2e.KeyAuth(t, g.alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &e2e.SyncBuffer{}
+	sess.Stdout = out
+	if err := sess.Start("echo waiting-for-a-signal; exec sleep 600"); err != nil {
+		t.Fatal(err)
+	}
+	e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Contains(out.String(), "waiting-for-a-signal") },
+		func() string { return "the command to start" })
+	const seen = "session_signal_req"
+	before := strings.Count(g.sshd.Log(), seen)
+	if err := sess.Signal(ssh.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Count(g.sshd.Log(), seen) > before },
+		func() string { return "the signal request in the target sshd's log" })
+	client.Close()
+	exp := exportJSON(t, g, g.WaitSealed(1)[0])
+	var signals []string
+	for _, f := range exp.Frames {
+		if f.Kind == "signal" {
+			signals = append(signals, string(f.Data)+string(f.Value))
+		}
+	}
+	if len(signals) != 1 || !strings.Contains(signals[0], "TERM") {
+		t.Errorf("the capture's signal records: %q, want one TERM", signals)
+	}
+}
