@@ -134,6 +134,21 @@ func TestSessionLogs(t *testing.T) {
 		t.Errorf("verify with another key: exit %d, %q (want exit %d and %q)", code, out, exitWrongKey, want)
 	}
 
+	// A file that is no capture at all, and one cut inside its first
+	// record.
+	garbage := filepath.Join(g.Dir, "garbage.vsl")
+	noise := make([]byte, 4096)
+	rand.Read(noise)
+	writeFile(t, garbage, noise)
+	if out, code := verify(garbage); code == 0 || !strings.Contains(out, "not a capture file") {
+		t.Errorf("verify of random bytes: exit %d, %q", code, out)
+	}
+	stub := filepath.Join(g.Dir, "stub.vsl")
+	writeFile(t, stub, data[:20])
+	if out, code := verify(stub); code != exitTruncated || !strings.Contains(out, "truncated") {
+		t.Errorf("verify of a capture cut in its header: exit %d, %q", code, out)
+	}
+
 	// Export refuses what does not verify, and says why...
 	for _, c := range []struct {
 		name string

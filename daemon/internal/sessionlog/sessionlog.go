@@ -59,7 +59,7 @@ func LoadPublicKey(path string) (ed25519.PublicKey, error) {
 // Verify checks each FILE and prints one line per FILE to out:
 //
 //	FILE: verified (N records, M segments)
-//	FILE: altered at record R (offset O)
+//	FILE: altered at record R (offset O): why
 //	FILE: truncated after checkpoint C (R records verified)
 //	FILE: truncated: segment S is missing (R records verified)
 //	FILE: signed by key X, expected Y
@@ -83,7 +83,13 @@ func Verify(files []string, pub ed25519.PublicKey, out io.Writer) error {
 		if name == "" {
 			name = file
 		}
-		if _, err := fmt.Fprintf(out, "%s: %s\n", name, res.Describe()); err != nil {
+		desc := res.Describe()
+		if res.Status == capture.Altered && res.Err != nil {
+			// Which record is not enough: say what is wrong with it
+			// (random bytes are "not a capture file").
+			desc += ": " + res.Err.Error()
+		}
+		if _, err := fmt.Fprintf(out, "%s: %s\n", name, desc); err != nil {
 			return cli.Exit(ExitError, fmt.Errorf("session-logs: %w", err))
 		}
 		if res.Status != capture.Intact {
