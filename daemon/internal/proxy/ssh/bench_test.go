@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -129,15 +130,22 @@ func warmUp(b *testing.B, path string, sides ...benchSide) {
 
 // benchSides starts a recording gateway and returns both sides.
 func benchSides(b *testing.B) (baseline, vigil benchSide, s *targetSSHD) {
+	baseline, vigil, s, _ = benchSidesRecorder(b)
+	return baseline, vigil, s
+}
+
+// benchSidesRecorder is benchSides that also returns the gateway's recorder.
+func benchSidesRecorder(b *testing.B) (baseline, vigil benchSide, s *targetSSHD, rec *captureRecorder) {
 	b.Helper()
+	rec = newCaptureRecorder(b, true)
 	g := newGateway(b, func(cfg *Config, g *gateway) {
-		cfg.Recorder = newCaptureRecorder(b, true)
+		cfg.Recorder = rec
 		cfg.Events = discardEvents{}
 		g.targets.pins["id-web01"] = ssh.MarshalAuthorizedKey(g.sshd.hostKey)
 	})
 	baseline = benchSide{addr: g.sshd.addr(), user: "root", key: g.sshd.clientKey, hostKey: g.sshd.hostKey}
 	vigil = benchSide{addr: g.addr, user: "alice:web01", key: g.aliceKey, hostKey: g.srv.HostKey()}
-	return baseline, vigil, g.sshd
+	return baseline, vigil, g.sshd, rec
 }
 
 // catOnce runs "cat path" in a new session, with a PTY or not, and returns
@@ -188,34 +196,73 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func benchBulk(b *testing.B, pty bool) {
-	baseline, vigil, s := benchSides(b)
-	path := bulkFile(b, s, 64)
-	size := fileSize(b, path)
-	warmUp(b, path, baseline, vigil)
+// benchBulk runs "cat path" on both sides, b.N times on one connection.
+// On the vigil side it also reports capture-B/output-B: the bytes of the
+// sealed capture per byte of output (the session's records of commands,
+// metadata and exit status included).
+func benchBulk(b *testing.B, pty bool, path func(testing.TB, *targetSSHD) string) {
+	baseline, vigil, s, rec := benchSidesRecorder(b)
+	file := path(b, s)
+	size := fileSize(b, file)
+	warmUp(b, file, baseline, vigil)
 	for _, side := range []struct {
 		name string
 		s    benchSide
 	}{{"baseline", baseline}, {"vigil", vigil}} {
 		b.Run(side.name, func(b *testing.B) {
+			sealed0 := rec.settledSealedBytes(b)
 			c := side.s.dial(b)
-			defer c.Close()
 			b.SetBytes(size)
 			b.ResetTimer()
+			cpu0 := processCPU(b)
 			for i := 0; i < b.N; i++ {
-				if n := catOnce(b, c, path, pty); n < size {
+				if n := catOnce(b, c, file, pty); n < size {
 					b.Fatalf("received %d of %d bytes", n, size)
 				}
+			}
+			b.ReportMetric(float64(processCPU(b)-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+			b.StopTimer()
+			c.Close()
+			if side.name == "vigil" {
+				captured := rec.settledSealedBytes(b) - sealed0
+				b.ReportMetric(float64(captured)/float64(int64(b.N)*size), "capture-B/output-B")
 			}
 		})
 	}
 }
 
+// processCPU is the user and system CPU time this process has used. In
+// the bulk benchmarks it is the client's alone on the baseline side, the
+// client's and the gateway's on the vigil side: a figure the load of the
+// machine does not skew the way it skews throughput.
+func processCPU(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func textFile(b testing.TB, s *targetSSHD) string { return bulkFile(b, s, 64) }
+
 // BenchmarkPTYBulk: 64 MiB of terminal output through a PTY, recorded.
-func BenchmarkPTYBulk(b *testing.B) { benchBulk(b, true) }
+// cpu-ms/op is this process's CPU time per op (see processCPU).
+func BenchmarkPTYBulk(b *testing.B) { benchBulk(b, true, textFile) }
 
 // BenchmarkExecBulk: 64 MiB of command output without a PTY, recorded.
-func BenchmarkExecBulk(b *testing.B) { benchBulk(b, false) }
+func BenchmarkExecBulk(b *testing.B) { benchBulk(b, false, textFile) }
+
+// BenchmarkExecBulkNUL: 64 MiB of NUL bytes without a PTY, recorded:
+// binary output must not cost more capture bytes than text.
+func BenchmarkExecBulkNUL(b *testing.B) {
+	benchBulk(b, false, func(b testing.TB, s *targetSSHD) string {
+		path := filepath.Join(s.dir, "bulk-64m.nul")
+		if err := os.WriteFile(path, make([]byte, 64<<20), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		return path
+	})
+}
 
 // BenchmarkEchoRTT: one keystroke to a raw-mode "cat" on a PTY and back.
 // Each op is 200 round trips; p50 and p99 are over all of them.

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,11 @@ type captureRecorder struct {
 
 	mu    sync.Mutex
 	paths []string
+
+	// For the benchmarks: bytes of all sealed segments, captures opened
+	// and captures closed (all their segments sealed).
+	sealedBytes    atomic.Int64
+	opened, closed atomic.Int64
 }
 
 func newCaptureRecorder(t testing.TB, removeSealed bool) *captureRecorder {
@@ -50,6 +56,7 @@ func (r *captureRecorder) Open(_ context.Context, m SessionMeta) (Capture, error
 		ActiveDir: r.active, SealedDir: r.sealed, Team: "test", User: m.User.Name,
 		SessionID: m.SessionID, Start: m.Start, Key: r.key, RecordInput: m.RecordInput,
 		OnSeal: func(s capture.SealedSegment) {
+			r.sealedBytes.Add(s.Size)
 			if r.removeSealed {
 				os.Remove(s.Path)
 				return
@@ -68,7 +75,8 @@ func (r *captureRecorder) Open(_ context.Context, m SessionMeta) (Capture, error
 		if err != nil {
 			return nil, err
 		}
-		return captureWriter{w}, nil
+		r.opened.Add(1)
+		return captureWriter{w, r}, nil
 	}
 	return nil, errors.New("capture recorder: no free file name")
 }
@@ -79,12 +87,26 @@ func (r *captureRecorder) sealedPaths() []string {
 	return append([]string(nil), r.paths...)
 }
 
-type captureWriter struct{ w *capture.Writer }
+type captureWriter struct {
+	w *capture.Writer
+	r *captureRecorder
+}
 
 func (c captureWriter) Write(k Kind, ch uint32, p []byte) error {
 	return c.w.Write(capture.Kind(k), ch, p)
 }
-func (c captureWriter) Close() error { return c.w.Close() }
+func (c captureWriter) Close() error {
+	defer c.r.closed.Add(1)
+	return c.w.Close()
+}
+
+// settledSealedBytes waits until every capture opened so far is closed and
+// returns the bytes of all sealed segments.
+func (r *captureRecorder) settledSealedBytes(t testing.TB) int64 {
+	t.Helper()
+	sdktest.WaitFor(t, time.Minute, "every capture to be sealed", func() bool { return r.closed.Load() == r.opened.Load() })
+	return r.sealedBytes.Load()
+}
 
 func TestKindsMatchTheCaptureFormat(t *testing.T) {
 	pairs := []struct {
