@@ -705,3 +705,30 @@ func TestStopDrains(t *testing.T) {
 		t.Logf("events written twice across the restart (at-least-once): seqs %v", dup)
 	}
 }
+
+// TestCommandLine: `vigild --version` and `vigilctl --version` name the
+// same build; a bad command line is a usage error (exit 2) naming what is
+// wrong.
+func TestCommandLine(t *testing.T) {
+	t.Parallel()
+	dout, derr, dcode := e2e.Run(t, exec.Command(e2e.Bin("vigild"), "--version"))
+	cout, cerr, ccode := e2e.Run(t, exec.Command(e2e.Bin("vigilctl"), "--version"))
+	dv, cv := strings.Fields(dout), strings.Fields(cout)
+	if dcode != 0 || ccode != 0 || len(dv) < 2 || len(cv) < 2 || dv[0] != "vigild" || cv[0] != "vigilctl" || dv[1] != cv[1] {
+		t.Errorf("--version: vigild exit %d %q %q; vigilctl exit %d %q %q", dcode, dout, derr, ccode, cout, cerr)
+	}
+	for _, c := range []struct {
+		bin  string
+		args []string
+		want string
+	}{
+		{"vigild", []string{"--no-such-flag"}, "-no-such-flag"},
+		{"vigild", []string{"stray-argument"}, `unexpected argument "stray-argument"`},
+		{"vigilctl", []string{"--no-such-flag"}, "-no-such-flag"},
+	} {
+		out, errOut, code := e2e.Run(t, exec.Command(e2e.Bin(c.bin), c.args...))
+		if code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s %q: exit %d (want 2), stdout %q, stderr %q (want %q)", c.bin, c.args, code, out, errOut, c.want)
+		}
+	}
+}

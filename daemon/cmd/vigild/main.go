@@ -18,11 +18,30 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
+	err := run(os.Args[1:])
+	var usage usageError
+	switch {
+	case err == nil:
+	case errors.As(err, &usage):
+		// The flag package has printed the error and the usage.
+		if !usage.printed {
+			fmt.Fprintln(os.Stderr, "vigild:", err)
+		}
+		os.Exit(2)
+	default:
 		fmt.Fprintln(os.Stderr, "vigild:", err)
 		os.Exit(1)
 	}
 }
+
+// usageError is a bad command line: exit status 2, as vigilctl's.
+type usageError struct {
+	err     error
+	printed bool
+}
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 func run(args []string) error {
 	fs := flag.NewFlagSet("vigild", flag.ContinueOnError)
@@ -33,10 +52,10 @@ func run(args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
-		return err
+		return usageError{err: err, printed: true}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		return usageError{err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	if *showVersion {
 		fmt.Println(version.String("vigild"))
