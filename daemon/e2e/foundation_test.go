@@ -613,6 +613,11 @@ func TestPluginKill9(t *testing.T) {
 			t.Errorf("plugin %s is %s at the end: %+v", name, p.State, p)
 		}
 	}
+	// A plugin's own log lines (hclog's, with their timestamp=) arrive in
+	// vigild's log under the plugin's name.
+	if !regexp.MustCompile(`(?m)vigild\.plugin\.storage-local: .*timestamp=`).MatchString(g.StderrTail(1 << 20)) {
+		t.Errorf("no log line of storage-local's own under vigild.plugin.storage-local in vigild's log")
+	}
 }
 
 // pluginPIDs are the PIDs of the running plugins.
