@@ -966,3 +966,71 @@ func TestHostileLoginNames(t *testing.T) {
 		t.Errorf("no invalid_login_name event carries the newline name as sent: %v", invalid)
 	}
 }
+
+// TestSpoolFull: the spool is a small filesystem of its own (a 4 MB
+// tmpfs). A recorded session whose output outgrows it is ended, with a
+// notice, when its capture can no longer be written: it never goes on
+// unrecorded. The full spool then refuses recorded sessions. The capture
+// the failed writer left in spool/active is sealed at its last checkpoint
+// at the next start, verifies, and goes through the pipeline.
+func TestSpoolFull(t *testing.T) {
+	t.Parallel()
+	s := e2e.RequireSSHD(t)
+	v := e2e.NewVigild(t, "\n[recording]\nmin_free_bytes = \"1MB\"\n")
+	spool := filepath.Join(v.StateDir, "spool")
+	if err := os.MkdirAll(spool, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0750", "tmpfs", spool).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("mount a tmpfs for the spool: %v: %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)
+	}
+	// Registered after NewVigild's cleanup, so it runs before it: stop
+	// vigild first, then unmount.
+	t.Cleanup(func() {
+		if v.Running() {
+			v.Stop()
+		}
+		if out, err := exec.Command("umount", spool).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", spool, err, out)
+		}
+	})
+	v.Start()
+	pub := v.PublicKey()
+	alice := v.AddUser("alice", "Users")
+	v.AddTarget("web01", s, "Users")
+
+	const total = 12 << 20
+	out, errOut, code := e2e.Run(t, v.SSHCommand(alice, "alice:web01", fmt.Sprintf("head -c %d /dev/zero | tr '\\0' f", total)))
+	if code == 0 || len(out) >= total || !strings.Contains(errOut, "vigil: the session was ended because it could no longer be recorded") {
+		t.Fatalf("a session that outgrew its spool: exit %d, %d of %d bytes, stderr %q", code, len(out), total, errOut)
+	}
+	sid := v.WaitEvent("ssh", "session.destroy", e2e.Fields("user_name", "alice", "reason", "recording_failed")).S("session_id")
+
+	// The spool is full: recorded sessions are refused.
+	out, errOut, code = e2e.Run(t, v.SSHCommand(alice, "alice:web01", "echo must-not-run"))
+	if code == 0 || strings.Contains(out, "must-not-run") || !strings.Contains(errOut, "free disk space") {
+		t.Errorf("recorded session on a full spool: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	v.WaitEvent("ssh", "admission.denied", e2e.Fields("user_name", "alice", "reason", "low_disk_space"))
+
+	// The next start seals what the failed writer left.
+	v.Stop()
+	v.Start()
+	if a := e2e.Captures(v.SpoolActive()); len(a) != 0 {
+		t.Fatalf("spool/active still holds %v after the restart", a)
+	}
+	vsl := v.WaitSealed(1)[0]
+	if h := captureHeader(t, vsl, pub); h.SessionID != sid {
+		t.Errorf("the sealed capture is of session %q, want %q", h.SessionID, sid)
+	}
+	if out := v.MustCtl("", "session-logs", "verify", vsl); !strings.Contains(out, "verified") || !strings.Contains(out, "recovered") {
+		t.Errorf("verify: %q", out)
+	}
+	if text := signedOutput(vsl, pub); len(text) < 1<<20 || strings.Trim(text, "f") != "" {
+		t.Errorf("the recovered capture holds %d bytes of output, want at least 1 MiB of the f's the session printed", len(text))
+	}
+	v.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid))
+}
