@@ -1034,3 +1034,81 @@ func TestSpoolFull(t *testing.T) {
 	}
 	v.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid))
 }
+
+// TestConcurrentSessions: sixteen recorded sessions at once through one
+// gateway, each with its own output: every client gets exactly its own,
+// `sessions list` shows them all while they run, and each has its own
+// capture, which verifies and holds that session's output, and its own
+// upload.
+func TestConcurrentSessions(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, "")
+	pub := g.PublicKey()
+	const n = 16
+	procs := make([]*e2e.Proc, n)
+	stdins := make([]io.WriteCloser, n)
+	for i := range procs {
+		// Each prints its marker, waits for a line, then prints 100 KB
+		// of its own letter.
+		cmd := g.SSHCommand(g.alice, "alice:web01",
+			fmt.Sprintf("echo session-%02d; read go; head -c 100000 /dev/zero | tr '\\0' %c; echo", i, 'a'+i))
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stdins[i] = w
+		procs[i] = e2e.StartProc(t, cmd)
+	}
+	for i, p := range procs {
+		marker := fmt.Sprintf("session-%02d", i)
+		e2e.Poll(t, e2e.EventTimeout, func() bool { return strings.Contains(p.Stdout.String(), marker) || p.Exited() },
+			func() string { return marker + " at its client" })
+	}
+	var live []e2e.LiveSession
+	e2e.Poll(t, e2e.EventTimeout, func() bool { live = g.Sessions(); return len(live) == n },
+		func() string { return fmt.Sprintf("%d live sessions (have %d)", n, len(live)) })
+	ids := map[string]bool{}
+	for _, s := range live {
+		ids[s.ID] = true
+		if s.User != "alice" || s.Recorded != "true" {
+			t.Errorf("live session %+v", s)
+		}
+	}
+	if len(ids) != n {
+		t.Errorf("%d distinct live session ids, want %d", len(ids), n)
+	}
+	for _, w := range stdins {
+		io.WriteString(w, "go\n")
+		w.Close()
+	}
+	for i, p := range procs {
+		want := fmt.Sprintf("session-%02d\n%s\n", i, strings.Repeat(string(rune('a'+i)), 100000))
+		if code := p.Wait(t, e2e.CommandTimeout); code != 0 || p.Stdout.String() != want {
+			t.Errorf("session %d: exit %d, %d bytes of output (want %d), stderr %q", i, code, len(p.Stdout.String()), len(want), p.Stderr)
+		}
+	}
+	seen := map[string]bool{}
+	for _, vsl := range g.WaitSealed(n) {
+		if out := g.MustCtl("", "session-logs", "verify", vsl); !strings.Contains(out, "verified") {
+			t.Errorf("verify %s: %q", vsl, out)
+		}
+		h := captureHeader(t, vsl, pub)
+		if !ids[h.SessionID] || seen[h.SessionID] {
+			t.Errorf("%s: session %q is not one of the live sessions, or has two captures", vsl, h.SessionID)
+		}
+		seen[h.SessionID] = true
+		text := signedOutput(vsl, pub)
+		m := regexp.MustCompile(`^session-(\d\d)\n`).FindStringSubmatch(text)
+		if m == nil {
+			t.Errorf("%s: output %q", vsl, tail(text, 40))
+			continue
+		}
+		i, _ := strconv.Atoi(m[1])
+		if want := fmt.Sprintf("session-%02d\n%s\n", i, strings.Repeat(string(rune('a'+i)), 100000)); text != want {
+			t.Errorf("%s: %d bytes of output, not exactly session %d's", vsl, len(text), i)
+		}
+	}
+	for id := range ids {
+		g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", id))
+	}
+}
