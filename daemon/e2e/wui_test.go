@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/minio/minio-go/v7"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/vigilgw/vigil/daemon/e2e"
@@ -29,6 +30,7 @@ import (
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/vnctest"
 	"github.com/vigilgw/vigil/daemon/internal/store"
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
+	"github.com/vigilgw/vigil/plugins/storage-s3/s3test"
 )
 
 // TestWUIRecordingPlayAndDownload is the auditor's path through a real
@@ -1324,4 +1326,61 @@ func TestWUIVNCPlayback(t *testing.T) {
 		t.Errorf("the video plays %d pixels wide, want %d", w, vncWidth)
 	}
 	g.WaitEvent("wui", "recording.play", e2e.Fields("message", fmt.Sprintf("User admin played %s video: file://%s", sid, mp4)))
+}
+
+// TestWUIClipFromS3: recordings uploaded to S3 (a real versitygw) with
+// retention 0 are served by the WUI through the storage-s3 plugin, byte
+// for byte the stored object, and the audit events name the
+// s3://bucket@endpoint/key location, as the seed's do.
+func TestWUIClipFromS3(t *testing.T) {
+	t.Parallel()
+	s3 := s3test.Start(t)
+	s3.CreateBucket("recordings")
+	g := newWUIGatewayWith(t, fmt.Sprintf(`
+[recording]
+retention = "0"
+upload_location = "s3://recordings@%s/vigil/{username}/{session_id}/{segment}.{ext}"
+storage_key = %q
+storage_secret = %q
+allow_http = true
+`, s3.Endpoint(), s3test.AccessKey, s3test.SecretKey))
+	marker := wuiMarker(t, "s3")
+	sid := g.recordedSession(t, "echo "+marker, marker)
+	var cast store.Render
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		for _, r := range g.renders(t, sid) {
+			if r.Role == store.RenderCast && r.Segment == 0 {
+				cast = r
+			}
+		}
+		return cast.ObjectKey != "" && cast.LocalPath == ""
+	}, func() string {
+		return fmt.Sprintf("the local cast of %s to be deleted after its upload: %+v", sid, cast)
+	})
+	obj, err := s3.Client().GetObject(t.Context(), "recordings", cast.ObjectKey, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(obj)
+	obj.Close()
+	if err != nil || !bytes.Contains(want, []byte(marker)) {
+		t.Fatalf("the object %s in the bucket (%v) lacks %s", cast.ObjectKey, err, marker)
+	}
+
+	admin := g.newClient(t).mustLogin("admin", g.adminPassword)
+	location := fmt.Sprintf("s3://recordings@%s/%s", s3.Endpoint(), cast.ObjectKey)
+	clips, _ := admin.clips(sid)
+	if len(clips) != 1 || clips[0].Location != location || clips[0].Size != int64(len(want)) {
+		t.Fatalf("clips: %+v; want one at %s of %d bytes", clips, location, len(want))
+	}
+	code, got, _ := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/download", nil, nil)
+	if code != http.StatusOK || !bytes.Equal(got, want) {
+		t.Errorf("clip download from S3: %d, %d bytes, equal to the object: %v", code, len(got), bytes.Equal(got, want))
+	}
+	code, part, _ := admin.do(http.MethodGet, "/recordings/"+sid+"/clips/1/media", nil, map[string]string{"Range": "bytes=5-"})
+	if code != http.StatusPartialContent || !bytes.Equal(part, want[5:]) {
+		t.Errorf("range 5- from S3: %d, %d bytes", code, len(part))
+	}
+	g.WaitEvent("wui", "recording.download", e2e.Fields("message", fmt.Sprintf("User admin downloaded %s video: %s", sid, location)))
+	g.WaitEvent("wui", "recording.play", e2e.Fields("message", fmt.Sprintf("User admin played %s video: %s", sid, location)))
 }
