@@ -722,6 +722,21 @@ func TestWUISettings(t *testing.T) {
 	if m := sinksText.FindSubmatch(page); m == nil || !strings.Contains(html.UnescapeString(string(m[1])), `name = "wui-added"`) {
 		t.Errorf("the settings page does not show the added sink")
 	}
+
+	// A recording setting takes effect too: the next recording goes to
+	// the upload location saved on the page.
+	moved := filepath.Join(t.TempDir(), "moved")
+	code, body, _ = admin.postForm("/settings", url.Values{"recording.upload_location": {"file://" + moved + "/{username}/{session_id}/{segment}.{ext}"}}, admin.csrf)
+	if code != http.StatusSeeOther {
+		t.Fatalf("POST /settings with a new upload location: %d\n%s", code, body)
+	}
+	e2e.Poll(t, e2e.EventTimeout, func() bool { return len(e2e.Find(g.Events("core"), "config.reload")) >= 2 },
+		func() string { return "the second config.reload" })
+	marker := wuiMarker(t, "moved")
+	sid := g.recordedSession(t, "echo "+marker, marker)
+	if cast, err := os.ReadFile(filepath.Join(moved, "alice", sid, "0001.cast")); err != nil || !bytes.Contains(cast, []byte(marker)) {
+		t.Errorf("the recording made after the change is not at the new upload location: %v", err)
+	}
 }
 
 // TestWUITranscriptHitInLaterSegment: a transcript search hit in the
