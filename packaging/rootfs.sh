@@ -5,6 +5,7 @@
 # vigil.service), and the rootfs/ overlay copied over it.
 # Usage: packaging/rootfs.sh DEB OUT.tar.gz    (as root; `make rootfs`)
 # The Debian mirror is the one this machine's apt uses; MIRROR overrides it.
+# ROOTFS_GZIP_LEVEL sets the compression (default 6).
 set -euo pipefail
 deb=$(readlink -f "$1")
 out=$2
@@ -77,6 +78,12 @@ chroot "$root" apt-get clean
 rm -rf "$root/var/lib/apt/lists/"* "$root/var/log/"*.log "$root/var/cache/debconf/"*-old
 
 mkdir -p "$(dirname "$out")"
-tar -C "$root" --numeric-owner --sort=name -czf "$out.tmp" .
+# ROOTFS_GZIP_LEVEL (1-9, default 6) trades the tarball's size for time.
+level=${ROOTFS_GZIP_LEVEL:-6}
+case $level in
+  [1-9]) ;;
+  *) echo "rootfs: ROOTFS_GZIP_LEVEL=$level: want a gzip level 1 to 9" >&2; exit 1 ;;
+esac
+tar -C "$root" --numeric-owner --sort=name -cf - . | gzip "-$level" -n >"$out.tmp"
 mv "$out.tmp" "$out"
 echo "rootfs: wrote $out ($(du -h "$out" | cut -f1))"
