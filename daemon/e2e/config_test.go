@@ -141,11 +141,11 @@ storage_secret = %q
 }
 
 // TestReloadRecording: SIGHUP changes what the recording pipeline does
-// with the next sessions (retention "0" deletes the local capture right
-// after its verified upload, where the 24 h default kept the first
-// session's), and a changed key that only a restart applies
-// (queue_length) is accepted with a config.restart_required warning
-// naming it.
+// with the next sessions (a new upload location; retention "0" deletes the
+// local capture right after its verified upload, where the 24 h default
+// kept the first session's), and a changed key that only a restart
+// applies (queue_length) is accepted with a config.restart_required
+// warning naming it.
 func TestReloadRecording(t *testing.T) {
 	t.Parallel()
 	g := newGateway(t, "")
@@ -164,7 +164,8 @@ func TestReloadRecording(t *testing.T) {
 	up1 := g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid1))
 	first := g.WaitSealed(1)[0]
 
-	g.WriteConfig("\n[recording]\nretention = \"0\"\nqueue_length = 1\n")
+	moved := filepath.Join(g.Dir, "moved")
+	g.WriteConfig(fmt.Sprintf("\n[recording]\nretention = \"0\"\nqueue_length = 1\nupload_location = \"file://%s/{username}/{session_id}/{segment}.{ext}\"\n", moved))
 	g.Signal(syscall.SIGHUP)
 	g.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
 	rr := g.WaitEvent("core", "config.restart_required")
@@ -173,7 +174,16 @@ func TestReloadRecording(t *testing.T) {
 	}
 
 	sid2 := session("second-session", 2)
-	g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid2))
+	up2 := g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid2))
+	if !strings.HasPrefix(up2.S("location"), "file://"+moved+"/alice/"+sid2+"/") {
+		t.Errorf("second upload went to %q, want the reloaded location under %s", up2.S("location"), moved)
+	}
+	if got, _ := filepath.Glob(filepath.Join(moved, "alice", sid2, "*.vsl")); len(got) != 1 {
+		t.Errorf("the reloaded location holds %q, want the second session's capture", got)
+	}
+	if up1.S("location") == up2.S("location") || strings.HasPrefix(up1.S("location"), "file://"+moved) {
+		t.Errorf("first upload at %q, second at %q", up1.S("location"), up2.S("location"))
+	}
 	var left []string
 	e2e.Poll(t, e2e.EventTimeout, func() bool {
 		left = e2e.Captures(g.SpoolSealed())

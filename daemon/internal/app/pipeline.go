@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -62,9 +63,18 @@ func (d *Daemon) startPipeline(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Render settings, retention and retry backoff follow reloads
-	// (queue_length and upload_location need a restart: see reload).
-	d.reloaders = append(d.reloaders, func(cfg *config.Config) error { return p.Reload(pipelineTunables(cfg)) })
+	// Render settings, retention, retry backoff and the upload location
+	// (within its scheme: the storage plugin is chosen at start) follow
+	// reloads; queue_length needs a restart (see reload).
+	d.reloaders = append(d.reloaders, func(cfg *config.Config) error {
+		t := pipelineTunables(cfg)
+		err := p.Reload(t)
+		if errors.Is(err, pipeline.ErrRestart) {
+			t.UploadLocation = p.UploadLocation() // restartPending says so
+			err = p.Reload(t)
+		}
+		return err
+	})
 	// Recover (reset running jobs, adopt orphans in spool/sealed) before
 	// anything new is sealed.
 	if err := p.Recover(ctx); err != nil {
@@ -83,6 +93,7 @@ func pipelineTunables(cfg *config.Config) pipeline.Tunables {
 			ThumbnailEvery: rc.ThumbnailEvery, RecordInput: rc.RecordInput},
 		Retention:             rc.Retention,
 		UploadRetryMaxBackoff: rc.UploadRetryMaxBackoff,
+		UploadLocation:        rc.UploadLocation,
 	}
 }
 

@@ -68,7 +68,7 @@ func restartPending(old, cfg *config.Config) []string {
 	check("vnc.enabled", old.VNC.Enabled != cfg.VNC.Enabled)
 	check("wui.enabled", old.WUI.Enabled != cfg.WUI.Enabled)
 	check("recording.queue_length", old.Recording.QueueLength != cfg.Recording.QueueLength)
-	check("recording.upload_location", old.Recording.UploadLocation != cfg.Recording.UploadLocation)
+	check("recording.upload_location (another storage backend)", storagePlugin(old) != storagePlugin(cfg))
 	check("ssh.host_key", old.SSH.HostKey != cfg.SSH.HostKey)
 	if old.VNC.Enabled {
 		check("recording.record_input (VNC gateway)", old.Recording.RecordInput != cfg.Recording.RecordInput)

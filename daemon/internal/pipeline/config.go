@@ -135,14 +135,9 @@ func (c *Config) checkAndSetDefaults() (*pathtmpl.Template, error) {
 	case c.Retention < 0 || c.StuckAfter < 0:
 		return fail("retention and stuck threshold cannot be negative")
 	}
-	tmpl, err := pathtmpl.Parse(c.UploadLocation)
+	tmpl, err := checkLocation(c.UploadLocation)
 	if err != nil {
-		return nil, fmt.Errorf("pipeline: upload location: %w: %w", err, ErrConfig)
-	}
-	for _, v := range []string{"session_id", "segment", "ext"} {
-		if !tmpl.Uses(v) {
-			return fail("upload location %q does not use {%s}: the files of a recording would overwrite each other", c.UploadLocation, v)
-		}
+		return nil, fmt.Errorf("pipeline: %w", err)
 	}
 	if c.Recorders == nil {
 		c.Recorders = map[string]Recorder{}
@@ -176,6 +171,21 @@ func (c *Config) checkAndSetDefaults() (*pathtmpl.Template, error) {
 	}
 	if c.Unavailable == nil {
 		c.Unavailable = PluginUnavailable
+	}
+	return tmpl, nil
+}
+
+// checkLocation parses an upload-location template, which must give every
+// file of every segment a key of its own.
+func checkLocation(location string) (*pathtmpl.Template, error) {
+	tmpl, err := pathtmpl.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("upload location: %w: %w", err, ErrConfig)
+	}
+	for _, v := range []string{"session_id", "segment", "ext"} {
+		if !tmpl.Uses(v) {
+			return nil, fmt.Errorf("upload location %q does not use {%s}: the files of a recording would overwrite each other: %w", location, v, ErrConfig)
+		}
 	}
 	return tmpl, nil
 }

@@ -72,9 +72,10 @@ func (p *Pipeline) objects(sess store.Session, seg store.Segment, uploadJob stor
 func (p *Pipeline) assignKeys(sess store.Session, seg store.Segment, epoch time.Time, objs []object, exts []string) error {
 	vals := templateValues(sess, seg)
 	seen := map[string]bool{}
+	tmpl := p.tunables().tmpl // one template for all the segment's files
 	for i := range objs {
 		vals.Ext = exts[i]
-		key, err := p.tmpl.Render(vals.Map(epoch))
+		key, err := tmpl.Render(vals.Map(epoch))
 		if err != nil {
 			return fmt.Errorf("key of the %s: %w", objs[i].role, err)
 		}

@@ -23,7 +23,9 @@ func keyPipeline(t *testing.T, location string) *Pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Pipeline{tmpl: tmpl, cfg: Config{RendersDir: t.TempDir()}}
+	p := &Pipeline{cfg: Config{RendersDir: t.TempDir()}}
+	p.tun.Store(&Tunables{UploadLocation: location, tmpl: tmpl})
+	return p
 }
 
 // TestHostileNamesGiveSafeKeys builds the keys of a segment for user and

@@ -19,9 +19,8 @@ import (
 
 // Pipeline is the recording pipeline of one appliance.
 type Pipeline struct {
-	cfg  Config
-	tmpl *pathtmpl.Template
-	log  hclog.Logger
+	cfg Config
+	log hclog.Logger
 
 	wake    map[store.JobKind]*wakeup
 	busy    map[store.JobKind]*atomic.Int32
@@ -37,13 +36,14 @@ func New(cfg Config) (*Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{cfg: cfg, tmpl: tmpl, log: cfg.Logger.Named("pipeline"),
+	p := &Pipeline{cfg: cfg, log: cfg.Logger.Named("pipeline"),
 		wake: map[store.JobKind]*wakeup{}, busy: map[store.JobKind]*atomic.Int32{}, res: newResourceSampler()}
 	for _, k := range []store.JobKind{store.JobEncode, store.JobUpload, store.JobDelete} {
 		p.wake[k] = &wakeup{}
 		p.busy[k] = &atomic.Int32{}
 	}
-	p.tun.Store(&Tunables{Render: cfg.Render, Retention: cfg.Retention, UploadRetryMaxBackoff: cfg.UploadRetryMaxBackoff})
+	p.tun.Store(&Tunables{Render: cfg.Render, Retention: cfg.Retention, UploadRetryMaxBackoff: cfg.UploadRetryMaxBackoff,
+		UploadLocation: cfg.UploadLocation, tmpl: tmpl})
 	return p, nil
 }
 
@@ -54,18 +54,38 @@ type Tunables struct {
 	Render                sdk.RenderSettings
 	Retention             time.Duration
 	UploadRetryMaxBackoff time.Duration // 0: the default
+	// UploadLocation may change only within its scheme: the storage
+	// plugin the pipeline talks to is the one it started with.
+	UploadLocation string
+
+	tmpl *pathtmpl.Template // UploadLocation, parsed
 }
 
-// Reload makes t the pipeline's tunables. A bad t changes nothing.
+// ErrRestart: a reload changes what the pipeline can take only at start.
+var ErrRestart = errors.New("needs a restart")
+
+// Reload makes t the pipeline's tunables; new keys come from the new
+// upload location. A bad t changes nothing.
 // (StuckAfter, derived from Retention by New when unset, is not changed.)
 func (p *Pipeline) Reload(t Tunables) error {
 	if t.Retention < 0 || t.UploadRetryMaxBackoff < 0 {
 		return fmt.Errorf("pipeline: reload: retention and retry backoff cannot be negative: %w", ErrConfig)
 	}
 	setDefault(&t.UploadRetryMaxBackoff, DefaultUploadRetryMaxBackoff)
+	tmpl, err := checkLocation(t.UploadLocation)
+	if err != nil {
+		return fmt.Errorf("pipeline: reload: %w", err)
+	}
+	if cur := p.tunables().tmpl; tmpl.Scheme() != cur.Scheme() {
+		return fmt.Errorf("pipeline: reload: upload location scheme %s:// -> %s:// %w", cur.Scheme(), tmpl.Scheme(), ErrRestart)
+	}
+	t.tmpl = tmpl
 	p.tun.Store(&t)
 	return nil
 }
+
+// UploadLocation is the upload-location template in force.
+func (p *Pipeline) UploadLocation() string { return p.tunables().UploadLocation }
 
 func (p *Pipeline) tunables() *Tunables { return p.tun.Load() }
 

@@ -88,7 +88,7 @@ func (p *Pipeline) retain(ctx context.Context, job store.Job) {
 		return
 	}
 	p.publish(MetricRetentionDelete, event.LevelInfo, fmt.Sprintf("local copies of segment %d of session %s deleted after retention (%d files, uploaded to %s)",
-		seg.N, sess.ID, len(objs), p.tmpl.Location(objs[0].key)), &sess, seg.N,
+		seg.N, sess.ID, len(objs), p.tunables().tmpl.Location(objs[0].key)), &sess, seg.N,
 		map[string]string{"path": seg.Path, "files": strconv.Itoa(len(objs)), "key": objs[0].key, "uploaded": up.Finished.UTC().Format(time.RFC3339)})
 }
 

@@ -66,8 +66,8 @@ func (p *Pipeline) upload(ctx context.Context, job store.Job) {
 		return
 	}
 	p.publish(MetricUploadDone, event.LevelInfo, fmt.Sprintf("segment %d of session %s uploaded: %s and %d renders", seg.N, sess.ID,
-		p.tmpl.Location(objs[0].key), len(objs)-1), &sess, seg.N, map[string]string{
-		"key": objs[0].key, "location": p.tmpl.Location(objs[0].key), "files": strconv.Itoa(len(objs)),
+		p.tunables().tmpl.Location(objs[0].key), len(objs)-1), &sess, seg.N, map[string]string{
+		"key": objs[0].key, "location": p.tunables().tmpl.Location(objs[0].key), "files": strconv.Itoa(len(objs)),
 		"bytes": strconv.FormatInt(total, 10), "attempt": strconv.Itoa(job.Attempts),
 	})
 	p.sessionUploaded(ctx, &sess)
@@ -169,7 +169,7 @@ func (p *Pipeline) uploadFailed(ctx context.Context, job store.Job, seg store.Se
 	}
 	extra := map[string]string{"error": err.Error(), "attempt": strconv.Itoa(job.Attempts), "path": seg.Path}
 	if key != "" {
-		extra["key"], extra["location"] = key, p.tmpl.Location(key)
+		extra["key"], extra["location"] = key, p.tunables().tmpl.Location(key)
 	}
 	if age := now.Sub(sealed); errors.Is(err, errPermanent) || age >= p.cfg.StuckAfter {
 		if serr := p.cfg.Store.MarkJobStuck(ctx, job.ID, err.Error()); serr != nil {
