@@ -228,11 +228,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n, err := st.EndActiveSessions(ctx, "vigild restarted"); err != nil {
+	if err := d.endStaleSessions(ctx); err != nil {
 		return err
-	} else if n > 0 {
-		d.publish(event.Event{MetricName: "session.recovered", Level: event.LevelWarning, Component: "core",
-			Message: fmt.Sprintf("%d session(s) were still active when vigild stopped; marked ended", n)})
 	}
 
 	for _, step := range d.subsystems() {

@@ -25,6 +25,11 @@ func (d *Daemon) runHistory(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	// Events up to startHead were published by an earlier run. A
+	// session.create among them that this consumer had not applied before
+	// the crash recreates an active session that will never end; once they
+	// are all applied, such sessions are ended again.
+	startHead, caughtUp := d.bus.Head(), false
 	backoff := 100 * time.Millisecond
 	for {
 		evs, err := c.Next(ctx, 256)
@@ -55,8 +60,29 @@ func (d *Daemon) runHistory(ctx context.Context) error {
 			if err := c.Ack(e.Seq); err != nil {
 				return fmt.Errorf("history: %w", err)
 			}
+			if !caughtUp && e.Seq >= startHead {
+				caughtUp = true
+				if err := d.endStaleSessions(ctx); err != nil && ctx.Err() == nil {
+					d.log.Warn("history: ending sessions of the previous run", "error", err)
+				}
+			}
 		}
 	}
+}
+
+// endStaleSessions marks ended every session that the store still has as
+// active although it started before this vigild did: no session of an
+// earlier run can still be running.
+func (d *Daemon) endStaleSessions(ctx context.Context) error {
+	n, err := d.store.EndActiveSessions(ctx, d.started, "vigild restarted")
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		d.publish(event.Event{MetricName: "session.recovered", Level: event.LevelWarning, Component: "core",
+			Message: fmt.Sprintf("%d session(s) were still active when vigild stopped; marked ended", n)})
+	}
+	return nil
 }
 
 // applyHistory is idempotent: replaying an event changes nothing.

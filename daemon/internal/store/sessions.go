@@ -411,14 +411,16 @@ func (s *Store) ActiveSessions(ctx context.Context) ([]Session, error) {
 	return ss, wrap("active sessions", err)
 }
 
-// EndActiveSessions ends every session still marked active, with reason.
-// vigild calls it at start: after a crash no session of the previous run
-// can still be running. It returns how many sessions it ended.
-func (s *Store) EndActiveSessions(ctx context.Context, reason string) (int64, error) {
+// EndActiveSessions ends every session still marked active that started
+// before the given time, with reason. vigild calls it at start, with its
+// start time: after a crash no session of the previous run can still be
+// running, while its own sessions must stay untouched. It returns how many
+// sessions it ended.
+func (s *Store) EndActiveSessions(ctx context.Context, before time.Time, reason string) (int64, error) {
 	var n int64
 	err := s.writeDurable(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE sessions SET state = 'ended', ended_at = ?, end_reason = ?
-			WHERE state = 'active'`, ns(s.now()), reason)
+			WHERE state = 'active' AND started_at < ?`, ns(s.now()), reason, ns(before))
 		if err != nil {
 			return err
 		}

@@ -109,7 +109,10 @@ func TestSessionLifecycle(t *testing.T) {
 	if as := must[[]Session](t)(s.ActiveSessions(ctx)); len(as) != 1 || as[0].ID != active.ID {
 		t.Errorf("ActiveSessions = %+v", as)
 	}
-	if n := must[int64](t)(s.EndActiveSessions(ctx, "vigild restarted")); n != 1 {
+	if n := must[int64](t)(s.EndActiveSessions(ctx, active.StartedAt, "vigild restarted")); n != 0 {
+		t.Errorf("EndActiveSessions before the session started = %d, want 0", n)
+	}
+	if n := must[int64](t)(s.EndActiveSessions(ctx, active.StartedAt.Add(time.Nanosecond), "vigild restarted")); n != 1 {
 		t.Errorf("EndActiveSessions = %d", n)
 	}
 	if got := must[Session](t)(s.GetSession(ctx, active.ID)); got.State != SessionEnded || got.EndReason != "vigild restarted" {
