@@ -6,10 +6,16 @@ import (
 	"sync/atomic"
 )
 
-// chunkSize is the relay's read size. x/crypto hands over everything
-// buffered for a channel in one Read, so a large buffer moves several SSH
-// packets per read and per capture record.
-const chunkSize = 64 << 10
+// Relay read sizes. x/crypto hands over everything buffered for a channel
+// in one Read, so a large buffer moves several SSH packets per read and per
+// capture record. But a pump holds its buffer while Read waits, and most of
+// the time most pumps wait (every idle session, the input and stderr side
+// of a bulk transfer): a pump reads into a small buffer unless its last
+// read found more data waiting than a small buffer holds.
+const (
+	chunkSize      = 64 << 10
+	smallChunkSize = 4 << 10
+)
 
 // teeDepth bounds the chunks waiting for the recorder per session (at most
 // teeDepth*chunkSize bytes relayed ahead of the capture). When the capture
@@ -26,13 +32,38 @@ type chunk struct {
 	refs atomic.Int32
 }
 
-var chunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, chunkSize)} }}
+var (
+	chunkPool      = sync.Pool{New: func() any { return &chunk{b: make([]byte, chunkSize)} }}
+	smallChunkPool = sync.Pool{New: func() any { return &chunk{b: make([]byte, smallChunkSize)} }}
+)
+
+// getChunk returns a chunk of chunkSize bytes when big, else a small one.
+func getChunk(big bool) *chunk {
+	if big {
+		return chunkPool.Get().(*chunk)
+	}
+	return smallChunkPool.Get().(*chunk)
+}
+
+// put returns c to its pool.
+func (c *chunk) put() {
+	if len(c.b) == chunkSize {
+		chunkPool.Put(c)
+	} else {
+		smallChunkPool.Put(c)
+	}
+}
 
 func (c *chunk) release() {
 	if c.refs.Add(-1) == 0 {
-		chunkPool.Put(c)
+		c.put()
 	}
 }
+
+// bigAfter says whether the read after one of n bytes into buf should use
+// a big chunk: only when that read filled buf, so that more data was
+// likely waiting behind it.
+func bigAfter(n int, buf []byte) bool { return n == len(buf) }
 
 // teeItem is one thing for the tee goroutine to do, in order: record a
 // chunk or a small payload, feed a parser, or run fn.
@@ -145,25 +176,27 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 		}
 		c.touch()
 	}
+	big := false
 	if !tp.record && tp.parse == nil {
-		ck := chunkPool.Get().(*chunk)
-		defer chunkPool.Put(ck)
 		for {
-			n, err := src.Read(ck.b)
+			ck := getChunk(big)
+			n, rerr := src.Read(ck.b)
+			var werr error
 			if n > 0 {
 				count(n)
-				if _, werr := dst.Write(ck.b[:n]); werr != nil {
-					return
-				}
+				_, werr = dst.Write(ck.b[:n])
 			}
-			if err != nil {
+			big = bigAfter(n, ck.b)
+			ck.put()
+			if rerr != nil || werr != nil {
 				return
 			}
 		}
 	}
 	for {
-		ck := chunkPool.Get().(*chunk)
+		ck := getChunk(big)
 		n, err := src.Read(ck.b)
+		big = bigAfter(n, ck.b)
 		if n > 0 {
 			ck.n = n
 			ck.refs.Store(2)
@@ -175,7 +208,7 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 				return
 			}
 		} else {
-			chunkPool.Put(ck)
+			ck.put()
 		}
 		if err != nil {
 			return
