@@ -438,16 +438,9 @@ func TestKill9MidSession(t *testing.T) {
 	// Plugins die with the core, even by SIGKILL: none is left orphaned.
 	waitGone(t, pids, "after kill -9 of vigild")
 
-	g.Start()
-	if a := e2e.Captures(g.SpoolActive()); len(a) != 0 {
-		t.Fatalf("spool/active still holds %v after the restart", a)
-	}
-	vsl := g.WaitSealed(1)[0]
 	// The recovered capture is the session's: its header says so, and so
 	// must the events that hand it on (the pipeline files it by session).
-	if h := captureHeader(t, vsl, pub); h.SessionID != sid {
-		t.Errorf("recovered capture's header has session id %q, want %q", h.SessionID, sid)
-	}
+	vsl := startRecovered(t, g.Vigild, pub, sid, 1)[0]
 	identified := true
 	if ev := g.WaitEvent("capture", "recording.recovered"); ev.S("session_id") != sid {
 		identified = false
@@ -532,12 +525,8 @@ func TestKill9MultiSegment(t *testing.T) {
 	g.Kill9()
 	p.Wait(t, e2e.CommandTimeout)
 
-	g.Start()
-	if a := e2e.Captures(g.SpoolActive()); len(a) != 0 {
-		t.Fatalf("spool/active still holds %v after the restart", a)
-	}
 	var first string
-	for _, f := range g.WaitSealed(2) {
+	for _, f := range startRecovered(t, g.Vigild, pub, sid, 2) {
 		if _, n, ok := capture.SegmentNumber(f); ok && n == 0 {
 			first = f
 		}
@@ -552,6 +541,24 @@ func TestKill9MultiSegment(t *testing.T) {
 	for _, seg := range []string{"0", "1"} {
 		g.WaitEvent("pipeline", "recording.upload.done", e2e.Fields("session_id", sid, "segment", seg))
 	}
+}
+
+// startRecovered starts v again after a crash and returns the sealed
+// captures once spool/sealed holds the given number: spool/active must be
+// empty and every capture must be session sid's.
+func startRecovered(t *testing.T, v *e2e.Vigild, pub []byte, sid string, segments int) []string {
+	t.Helper()
+	v.Start()
+	if a := e2e.Captures(v.SpoolActive()); len(a) != 0 {
+		t.Fatalf("spool/active still holds %v after the restart", a)
+	}
+	sealed := v.WaitSealed(segments)
+	for _, f := range sealed {
+		if h := captureHeader(t, f, pub); h.SessionID != sid {
+			t.Errorf("%s: the header says session %q, want %q", f, h.SessionID, sid)
+		}
+	}
+	return sealed
 }
 
 // TestAdmission: with recording.min_free_bytes above the spool's free
@@ -1018,14 +1025,7 @@ func TestSpoolFull(t *testing.T) {
 
 	// The next start seals what the failed writer left.
 	v.Stop()
-	v.Start()
-	if a := e2e.Captures(v.SpoolActive()); len(a) != 0 {
-		t.Fatalf("spool/active still holds %v after the restart", a)
-	}
-	vsl := v.WaitSealed(1)[0]
-	if h := captureHeader(t, vsl, pub); h.SessionID != sid {
-		t.Errorf("the sealed capture is of session %q, want %q", h.SessionID, sid)
-	}
+	vsl := startRecovered(t, v, pub, sid, 1)[0]
 	if out := v.MustCtl("", "session-logs", "verify", vsl); !strings.Contains(out, "verified") || !strings.Contains(out, "recovered") {
 		t.Errorf("verify: %q", out)
 	}
