@@ -257,3 +257,58 @@ func TestCtlOffline(t *testing.T) {
 		t.Errorf("deleted target web01: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestReloadBadSink: a reload whose changed sink cannot be built (a TLS
+// syslog sink whose CA file holds no certificate) is refused, naming the
+// sink, and every running sink goes on delivering: the one it would have
+// replaced included.
+func TestReloadBadSink(t *testing.T) {
+	t.Parallel()
+	const files = `
+[[log.sink]]
+name = "json-files"
+type = "file"
+format = "json"
+path = "{component}_json.log"
+`
+	g := newGateway(t, files+`
+[[log.sink]]
+name = "audit"
+type = "file"
+format = "json"
+path = "audit/all.log"
+`)
+	audit := filepath.Join(g.LogDir, "audit", "all.log")
+	g.sshOK(t, g.alice, "echo before", "before")
+	g.WaitEventIn(audit, "session.destroy", e2e.Fields("user_name", "alice"))
+
+	ca := filepath.Join(g.Dir, "ca.pem")
+	writeFile(t, ca, []byte("not a certificate\n"))
+	n := len(e2e.Find(g.Events("core"), "config.reload.failed"))
+	g.WriteConfig(files + fmt.Sprintf(`
+[[log.sink]]
+name = "audit"
+type = "syslog"
+format = "json"
+address = "127.0.0.1:%d"
+transport = "tls"
+tls_ca = %q
+`, e2e.FreePort(t), ca))
+	g.Signal(syscall.SIGHUP)
+	var reason string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		fs := e2e.Find(g.Events("core"), "config.reload.failed")
+		if len(fs) > n {
+			reason = fs[len(fs)-1].S("reason")
+		}
+		return reason != ""
+	}, func() string { return "config.reload.failed for a sink that cannot be built; stderr: " + g.StderrTail(20) })
+	if !strings.Contains(reason, `"audit"`) {
+		t.Errorf("config.reload.failed reason %q does not name the sink", reason)
+	}
+	// The audit sink still runs as it was: the failure and the next
+	// session arrive in its file.
+	g.WaitEventIn(audit, "config.reload.failed")
+	g.sshOK(t, g.bob, "echo after", "after")
+	g.WaitEventIn(audit, "session.destroy", e2e.Fields("user_name", "bob"))
+}

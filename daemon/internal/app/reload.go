@@ -26,8 +26,15 @@ func (d *Daemon) reload() error {
 		err = fixedUnchanged(old, cfg)
 	}
 	if err == nil {
-		for _, apply := range d.reloaders {
+		for i, apply := range d.reloaders {
 			if err = apply(cfg); err != nil {
+				// The subsystems that took the new configuration go
+				// back to the running one: it is kept whole.
+				for _, undo := range d.reloaders[:i] {
+					if uerr := undo(old); uerr != nil {
+						d.log.Error("reload: restoring the running configuration", "error", uerr)
+					}
+				}
 				break
 			}
 		}
