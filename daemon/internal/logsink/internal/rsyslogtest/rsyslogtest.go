@@ -40,11 +40,36 @@ type Server struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log bytes.Buffer
+	log syncBuffer
 
 	countMu   sync.Mutex
 	countOff  int64
 	countSeen int
+}
+
+// syncBuffer is rsyslogd's output: exec writes it from a goroutine of its
+// own while tests read it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 // Start writes the configuration and starts rsyslogd. It skips the test
@@ -110,17 +135,26 @@ func (s *Server) Start() {
 	}
 	s.cmd = cmd
 	s.mu.Unlock()
+	// On a machine busy with other builds and tests rsyslogd can take
+	// seconds to start; if it never listens, its own output says why.
+	deadline := time.Now().Add(listenTimeout)
 	for _, a := range []string{s.TCPAddr, s.TLSAddr} {
-		sdktest.WaitFor(s.t, 10*time.Second, "rsyslogd listening on "+a, func() bool {
+		for {
 			c, err := net.DialTimeout("tcp", a, time.Second)
-			if err != nil {
-				return false
+			if err == nil {
+				c.Close()
+				break
 			}
-			c.Close()
-			return true
-		})
+			if time.Now().After(deadline) {
+				s.t.Fatalf("rsyslogd not listening on %s after %s: %v; its output:\n%s", a, listenTimeout, err, s.Log())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
 }
+
+// listenTimeout bounds how long Start waits for rsyslogd's listeners.
+const listenTimeout = 30 * time.Second
 
 // PID is the running rsyslogd's process id, 0 when it is stopped.
 func (s *Server) PID() int {
