@@ -21,7 +21,7 @@ const (
 // teeDepth*chunkSize bytes relayed ahead of the capture). When the capture
 // falls behind, the relay waits: the session slows down rather than going
 // unrecorded.
-const teeDepth = 8
+const teeDepth = 4
 
 // chunk is a relay buffer shared, without copying, by the relay (which
 // writes it to the other side) and the tee (which records and parses it).
