@@ -47,8 +47,13 @@ func TestSSHExec(t *testing.T) {
 	}
 
 	vsl := g.WaitSealed(1)[0]
-	if !strings.Contains(filepath.Base(vsl), "-e2e-alice") {
-		t.Errorf("capture name %s lacks -<team>-<user>", filepath.Base(vsl))
+	// <UTC start 20060102T150405.0000>-<team>-<user>.vsl
+	if m := regexp.MustCompile(`^(\d{8}T\d{6}\.\d{4})-e2e-alice\.vsl$`).FindStringSubmatch(filepath.Base(vsl)); m == nil {
+		t.Errorf("capture name %s is not <UTC start 20060102T150405.0000>-e2e-alice.vsl", filepath.Base(vsl))
+	} else if start, err := time.Parse("20060102T150405.0000", m[1]); err != nil {
+		t.Error(err)
+	} else if created, err := time.Parse(time.RFC3339Nano, create.S("time")); err != nil || created.Sub(start).Abs() > 5*time.Second {
+		t.Errorf("capture name says the session started at %v; session.create says %q (%v)", start, create.S("time"), err)
 	}
 	if st, err := os.Stat(vsl); err != nil {
 		t.Error(err)
