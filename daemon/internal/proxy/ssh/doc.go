@@ -26,8 +26,9 @@
 //     forwarding (direct-tcpip, tcpip-forward) and agent forwarding work
 //     only when the target allows them; X11 forwarding never does.
 //  5. Recording. Data is teed into the Capture without slowing the relay:
-//     the relay reads into large pooled buffers and hands the same buffer
-//     to a per-session recorder goroutine (no copy, no per-byte work),
+//     the relay reads into pooled buffers (large while data keeps coming,
+//     small while it waits for more) and hands the same buffer to a
+//     per-session recorder goroutine (no copy, no per-byte work),
 //     which writes the records and runs the scp and sftp parsers that turn
 //     file transfers into Transfer records and transfer.* events. A capture
 //     that falls behind slows the session down; a capture that fails ends
