@@ -302,7 +302,9 @@ tls_ca = %q
 			reason = fs[len(fs)-1].S("reason")
 		}
 		return reason != ""
-	}, func() string { return "config.reload.failed for a sink that cannot be built; stderr: " + g.StderrTail(20) })
+	}, func() string {
+		return "config.reload.failed for a sink that cannot be built; stderr: " + g.StderrTail(20)
+	})
 	if !strings.Contains(reason, `"audit"`) {
 		t.Errorf("config.reload.failed reason %q does not name the sink", reason)
 	}

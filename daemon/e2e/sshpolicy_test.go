@@ -336,20 +336,44 @@ func TestRecordInput(t *testing.T) {
 		t.Errorf("asciicast input events %q lack what was typed", in.String())
 	}
 
-	// Off again by a reload: the next session's input is not recorded.
+	// Off again by a reload: a session open across it keeps recording
+	// input; the next session's input is not recorded.
+	long := startPTY(t, g, g.alice, 24, 80, "", nil)
+	io.WriteString(long.stdin, "echo before-$((1+1))\n")
+	long.waitOutput(t, "before-2", func(s string) bool { return strings.Contains(s, "before-2") })
 	g.WriteConfig("")
 	g.Signal(syscall.SIGHUP)
 	g.WaitEvent("core", "config.reload", e2e.Fields("result", "success"))
+	io.WriteString(long.stdin, "echo across-$((2+2))\n")
+	long.waitOutput(t, "across-4", func(s string) bool { return strings.Contains(s, "across-4") })
+	io.WriteString(long.stdin, "exit 0\n")
+	select {
+	case <-long.done:
+	case <-time.After(e2e.CommandTimeout):
+		t.Fatal("the shell did not end")
+	}
+	long.client.Close()
 	typeSession()
-	var second string
-	for _, p := range g.WaitSealed(2) {
-		if p != vsl {
-			second = p
+	var across, after []jsonExport
+	for _, p := range g.WaitSealed(3) {
+		if p == vsl {
+			continue
+		}
+		switch e := exportJSON(t, g, p); {
+		case strings.Contains(e.output(), "across-4"):
+			across = append(across, e)
+		case strings.Contains(e.output(), "typed-42"):
+			after = append(after, e)
 		}
 	}
-	exp = exportJSON(t, g, second)
-	if in := exp.data("input"); in != "" || !strings.Contains(exp.output(), "typed-42") {
-		t.Errorf("after record_input was turned off: input frames %q, output has typed-42: %v", in, strings.Contains(exp.output(), "typed-42"))
+	if len(across) != 1 || len(after) != 1 {
+		t.Fatalf("captures: %d of the session open across the reload, %d of the one after, want 1 and 1", len(across), len(after))
+	}
+	if in := across[0].data("input"); !strings.Contains(in, "echo across-$((2+2))") {
+		t.Errorf("the session open across the reload stopped recording input: %q", in)
+	}
+	if in := after[0].data("input"); in != "" {
+		t.Errorf("after record_input was turned off: input frames %q", in)
 	}
 }
 
