@@ -435,6 +435,25 @@ func TestCheckConfig(t *testing.T) {
 			check("vigild (start)", out+errOut, code)
 		})
 	}
+	// What only the sink can tell (its TLS files) is checked too, naming
+	// the sink and the file.
+	t.Run("sink CA without a certificate", func(t *testing.T) {
+		ca := filepath.Join(v.Dir, "not-a-ca.pem")
+		if err := os.WriteFile(ca, []byte("not a certificate\n"), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(v.Dir, "bad-ca.toml")
+		text := v.ConfigText(fmt.Sprintf("\n[[log.sink]]\nname = \"siem\"\ntype = \"syslog\"\naddress = \"127.0.0.1:%d\"\ntransport = \"tls\"\ntls_ca = %q\n", e2e.FreePort(t), ca))
+		if err := os.WriteFile(path, []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"--check-config", "--config", path}, {"--config", path}} {
+			out, errOut, code := e2e.Run(t, exec.Command(e2e.Bin("vigild"), args...))
+			if code == 0 || !strings.Contains(errOut, `log.sink "siem"`) || !strings.Contains(errOut, ca) {
+				t.Errorf("vigild %q: exit %d, stdout %q, stderr %q (want the sink and %s named)", args, code, out, tail(errOut, 300), ca)
+			}
+		}
+	})
 	t.Run("good", func(t *testing.T) {
 		out, errOut, code := e2e.Run(t, exec.Command(e2e.Bin("vigild"), "--check-config", "--config", v.ConfigPath))
 		if code != 0 || !strings.Contains(out, "ok") {

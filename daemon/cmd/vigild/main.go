@@ -65,6 +65,13 @@ func run(args []string) error {
 		if err := config.Check(*path); err != nil {
 			return err
 		}
+		cfg, _, err := config.Load(*path)
+		if err != nil {
+			return err
+		}
+		if err := app.CheckSinks(cfg); err != nil {
+			return fmt.Errorf("config: %s: %w", *path, err)
+		}
 		fmt.Printf("%s: ok\n", *path)
 		return nil
 	}

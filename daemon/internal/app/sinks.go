@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -34,6 +35,20 @@ func (d *Daemon) startSinks(ctx context.Context) error {
 	d.reloaders = append(d.reloaders, d.sinks.apply)
 	d.onStop("sinks", func(context.Context) error { d.sinks.stopAll(); return nil })
 	return nil
+}
+
+// CheckSinks reports a [[log.sink]] that vigild could not start (a TLS
+// syslog sink whose CA or certificate file is unreadable or holds none),
+// without opening anything: what `vigild --check-config` adds to the
+// configuration's own checks.
+func CheckSinks(cfg *config.Config) error {
+	var errs []error
+	for _, s := range cfg.Log.Sinks {
+		if err := sinkConfig(s).Check(); err != nil {
+			errs = append(errs, fmt.Errorf("log.sink %q: %w", s.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // sinkConfig maps one [[log.sink]] onto the sink package's config.

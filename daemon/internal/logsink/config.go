@@ -85,6 +85,23 @@ func keyErr(name, key, format string, args ...any) error {
 	return fmt.Errorf("%w: log.sink %q: %s: %s", ErrInvalidConfig, name, key, fmt.Sprintf(format, args...))
 }
 
+// Check reports what New would refuse in c without opening anything
+// (`vigild --check-config`): its values and, for a syslog sink over TLS,
+// its certificate files.
+func (c Config) Check() error {
+	if err := c.CheckAndSetDefaults(); err != nil {
+		return err
+	}
+	if c.Type != TypeSyslog {
+		return nil
+	}
+	w, err := syslog.New(c.syslogConfig(0, nil)) // connects on first use only
+	if err != nil {
+		return fmt.Errorf("logsink %s: %w", c.Name, err)
+	}
+	return w.Close()
+}
+
 // CheckAndSetDefaults validates c and fills its defaults.
 func (c *Config) CheckAndSetDefaults() error {
 	if !validSinkName.MatchString(c.Name) {
