@@ -61,9 +61,10 @@ func (c *chunk) release() {
 }
 
 // bigAfter says whether the read after one of n bytes into buf should use
-// a big chunk: only when that read filled buf, so that more data was
-// likely waiting behind it.
-func bigAfter(n int, buf []byte) bool { return n == len(buf) }
+// a big chunk: only when that read (nearly) filled buf, so that more data
+// was likely waiting behind it. Nearly: a PTY hands sshd at most 4095
+// bytes at a time, and terminal output arrives in packets of that size.
+func bigAfter(n int, buf []byte) bool { return n > len(buf)*3/4 }
 
 // teeItem is one thing for the tee goroutine to do, in order: record a
 // chunk or a small payload, feed a parser, or run fn.
