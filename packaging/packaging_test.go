@@ -716,10 +716,18 @@ func checkUnit(t *testing.T, when string) {
 }
 
 // setListen writes the packaged configuration with the marker on top and
-// the listeners on the given ports (it keeps the file's owner and mode).
+// the listeners on the given ports (it keeps the file's owner and mode),
+// and has the packaged vigild check it.
 func setListen(t *testing.T, marker string, ports map[string]int) {
 	t.Helper()
-	data, err := os.ReadFile(configPath)
+	setListenIn(t, configPath, marker, ports)
+	run(t, "", "/usr/bin/vigild", "--check-config", "--config", configPath)
+}
+
+// setListenIn is setListen for the configuration file at path.
+func setListenIn(t *testing.T, path, marker string, ports map[string]int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -742,13 +750,12 @@ func setListen(t *testing.T, marker string, ports map[string]int) {
 	}
 	for s := range ports {
 		if !set[s] {
-			t.Fatalf("%s has no listen line in [%s]", configPath, s)
+			t.Fatalf("%s has no listen line in [%s]", path, s)
 		}
 	}
-	if err := os.WriteFile(configPath, []byte(strings.Join(lines, "\n")), 0); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "", "/usr/bin/vigild", "--check-config", "--config", configPath)
 }
 
 // daemon is a vigild the test started from the unit's ExecStart line.
@@ -852,9 +859,16 @@ func findCapture(t *testing.T, base string) capture {
 
 func sealedCaptures(t *testing.T) []capture {
 	t.Helper()
+	return sealedCapturesIn(t, stateDir)
+}
+
+// sealedCapturesIn are the .vsl files under the state directory dir that
+// are not being written.
+func sealedCapturesIn(t *testing.T, dir string) []capture {
+	t.Helper()
 	var found []capture
-	active := filepath.Join(stateDir, "spool", "active")
-	err := filepath.WalkDir(stateDir, func(path string, de fs.DirEntry, err error) error {
+	active := filepath.Join(dir, "spool", "active")
+	err := filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}

@@ -4,9 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -106,6 +108,163 @@ func TestRootfs(t *testing.T) {
 	}
 	st, _ := os.Stat(tarball)
 	t.Logf("%s: %d MB, %d files", filepath.Base(tarball), st.Size()>>20, len(img.files))
+
+	t.Run("boot", func(t *testing.T) { bootImage(t, tarball, vigilUID) })
+}
+
+// bootImage unpacks the image and boots it with systemd-nspawn: systemd is
+// PID 1 there, so vigil.service runs as the unit says, with every sandboxing
+// setting applied (this machine's PID 1 is not systemd). The container
+// shares this machine's network: vigild listens on free 127.0.0.1 ports and
+// records an SSH session to a real sshd on this machine.
+func bootImage(t *testing.T, tarball, vigilUID string) {
+	requireTools(t, "systemd-nspawn", "nsenter", "tar", "sshd", "ssh")
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "", "tar", "-xzpf", tarball, "--numeric-owner", "-C", root)
+
+	ports := map[string]int{"ssh": freePort(t), "vnc": freePort(t), "wui": freePort(t)}
+	setListenIn(t, filepath.Join(root, "etc/vigil/vigil.toml"), "# booted by TestRootfs", ports)
+	// The target's key for root only, alice's public key where vigilctl
+	// reads it as user vigil.
+	secret := filepath.Join(root, "root", "vigil-test")
+	public := filepath.Join(root, "srv", "vigil-test")
+	for dir, mode := range map[string]os.FileMode{secret: 0o700, public: 0o755} {
+		if err := os.MkdirAll(dir, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeKey(t, filepath.Join(secret, "target_key"))
+	writeKey(t, filepath.Join(public, "alice_key"))
+	targetPort := startSSHD(t, t.TempDir(), filepath.Join(secret, "target_key.pub"))
+
+	// --keep-unit --register=no: there is no systemd or machined outside to
+	// register the container with.
+	// nspawn leaves the directory it propagates mounts through: empty, on
+	// this machine's /run (it will not remove a directory on a disk there).
+	t.Cleanup(func() { os.Remove("/run/systemd/nspawn/propagate/vigil-rootfs-test") })
+	nspawn := start(t, exec.Command("systemd-nspawn", "--quiet", "--directory", root, "--boot",
+		"--register=no", "--keep-unit", "--console=pipe", "--machine", "vigil-rootfs-test"), 90*time.Second)
+	// The container's PID 1 is systemd-nspawn's child named systemd (nspawn
+	// runs short-lived helpers too).
+	var leader int
+	sdktest.WaitFor(t, 2*time.Minute, "the container's systemd", func() bool {
+		if nspawn.exited() {
+			t.Fatalf("systemd-nspawn exited: %v\n%s%s", nspawn.err, tail(nspawn.stdout.String(), 40), nspawn.stderr)
+		}
+		leader = childNamed(nspawn.cmd.Process.Pid, "systemd")
+		return leader != 0
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the container's console:\n%s%s", tail(nspawn.stdout.String(), 60), nspawn.stderr)
+		}
+	})
+	inside := func(stdin string, args ...string) string {
+		t.Helper()
+		return run(t, stdin, "nsenter", append([]string{"--target", strconv.Itoa(leader), "--all"}, args...)...)
+	}
+	show := func() map[string]string {
+		out, _, _ := runErr("", nil, "nsenter", "--target", strconv.Itoa(leader), "--all",
+			"systemctl", "show", "vigil.service", "-p", "ActiveState,SubState,Result,NRestarts,StatusText,User")
+		m := map[string]string{}
+		for _, l := range strings.Split(out, "\n") {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	var state map[string]string
+	deadline := time.Now().Add(3 * time.Minute)
+	for state = show(); state["ActiveState"] != "active" || state["SubState"] != "running"; state = show() {
+		if nspawn.exited() {
+			t.Fatalf("the container stopped: %v", nspawn.err)
+		}
+		if state["ActiveState"] == "failed" || time.Now().After(deadline) {
+			j, _, _ := runErr("", nil, "nsenter", "--target", strconv.Itoa(leader), "--all", "journalctl", "--no-pager", "-n", "80")
+			t.Fatalf("vigil.service in the booted image: %v, want active and running; the journal:\n%s", state, j)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("vigil.service in the booted image: %v", state)
+	if !strings.HasPrefix(state["StatusText"], "ready;") || state["NRestarts"] != "0" {
+		t.Errorf("vigil.service: %v, want StatusText ready and no restarts", state)
+	}
+	// The container has no user namespace: the image's uids are this
+	// machine's.
+	if uid := uidOf(t, childNamed(leader, "vigild")); uid != vigilUID {
+		t.Errorf("vigild runs as uid %s in the image, want vigil's %s", uid, vigilUID)
+	}
+	if j := inside("", "journalctl", "-u", "vigil", "--no-pager"); !strings.Contains(j, "password:") {
+		t.Errorf("the journal lacks the administrator password of the first start:\n%s", j)
+	}
+
+	// A recorded session through the sandboxed service.
+	inside("secret-pw\n", "vigilctl", "users", "add", "alice", "--group", "Users", "--password-stdin")
+	inside("", "vigilctl", "users", "add-key", "alice", "/srv/vigil-test/alice_key.pub")
+	inside("", "vigilctl", "targets", "add", "web01", "--protocol", "ssh", "--host", "127.0.0.1", "--port", strconv.Itoa(targetPort),
+		"--username", "root", "--key-file", "/root/vigil-test/target_key", "--group", "Users")
+	sshThrough(t, ports["ssh"], filepath.Join(public, "alice_key"), "echo booted", "booted")
+	var sealed []capture
+	sdktest.WaitFor(t, 2*time.Minute, "a sealed capture in the image", func() bool {
+		sealed = sealedCapturesIn(t, filepath.Join(root, stateDir))
+		return len(sealed) > 0
+	})
+	rel, _ := filepath.Rel(root, sealed[0].path)
+	inside("", "vigilctl", "session-logs", "verify", "/"+rel)
+
+	// systemctl stop, as a shutdown does: a clean stop, not a kill.
+	inside("", "systemctl", "stop", "vigil.service")
+	if st := show(); st["ActiveState"] != "inactive" || st["Result"] != "success" {
+		t.Errorf("vigil.service after systemctl stop: %v, want inactive and success", st)
+	}
+	inside("", "systemctl", "poweroff", "--no-block")
+	sdktest.WaitFor(t, 2*time.Minute, "the container to power off", nspawn.exited)
+	if nspawn.err != nil {
+		t.Errorf("systemd-nspawn: %v", nspawn.err)
+	}
+}
+
+// childNamed is the first process named comm ("": any) whose parent is
+// pid, 0 when none.
+func childNamed(pid int, comm string) int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i, j := bytes.IndexByte(data, '('), bytes.LastIndexByte(data, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		fields := strings.Fields(string(data[j+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(pid) && (comm == "" || string(data[i+1:j]) == comm) {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			return child
+		}
+	}
+	return 0
+}
+
+// uidOf is the real uid of process pid.
+func uidOf(t *testing.T, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("process %d: %v", pid, err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "Uid:" {
+			return f[1]
+		}
+	}
+	t.Fatalf("/proc/%d/status has no Uid line", pid)
+	return ""
 }
 
 type tarFile struct {

@@ -31,6 +31,8 @@ check dpkg-shlibdeps dpkg-dev
 check man man-db
 check systemd-analyze systemd
 check deb-systemd-helper init-system-helpers
+# TestRootfs boots the appliance image with systemd as its PID 1.
+check systemd-nspawn systemd-container
 check gcc gcc
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || need_apt+=(rsyslog-gnutls)
 
