@@ -125,8 +125,11 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 		StartTimeout:     timeout,
 		GRPCDialOptions:  dialOptions(),
 	}
-	if cfg.Kind == KindLogFormat {
+	switch cfg.Kind {
+	case KindLogFormat:
 		pcfg.GRPCDialOptions = append(pcfg.GRPCDialOptions, logFormatDialOptions()...)
+	case KindStorage:
+		pcfg.GRPCDialOptions = append(pcfg.GRPCDialOptions, storageDialOptions()...)
 	}
 	c := &Client{kind: cfg.Kind}
 	if cfg.Path != "" {

@@ -85,9 +85,14 @@ func NewServeConfig(kind Kind, impl Plugin) (*plugin.ServeConfig, error) {
 		return nil, fmt.Errorf("sdk: serve %s: %w", kind, err)
 	}
 	grpcServer := newGRPCServer
-	if kind == KindLogFormat {
+	switch kind {
+	case KindLogFormat:
 		grpcServer = func(opts []grpc.ServerOption) *grpc.Server {
 			return newGRPCServer(append(opts, logFormatServerOptions()...))
+		}
+	case KindStorage:
+		grpcServer = func(opts []grpc.ServerOption) *grpc.Server {
+			return newGRPCServer(append(opts, storageServerOptions()...))
 		}
 	}
 	return &plugin.ServeConfig{

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/mem"
 
 	commonv1 "github.com/vigilgw/vigil/plugins/sdk/proto/common/v1"
 	storagev1 "github.com/vigilgw/vigil/plugins/sdk/proto/storage/v1"
@@ -85,6 +86,7 @@ func (s *storageServer) Put(stream grpc.ClientStreamingServer[storagev1.PutReque
 		return toStatus(errors.New("sdk: storage put: the stream did not start with a header"))
 	}
 	r := &putReader{stream: stream}
+	defer r.close()
 	info, err := s.impl.Put(stream.Context(), h.GetKey(), r, h.GetSize(), PutOptions{
 		ContentType: h.GetContentType(), Metadata: h.GetMetadata(), SHA256: h.GetSha256(),
 	})
@@ -97,34 +99,44 @@ func (s *storageServer) Put(stream grpc.ClientStreamingServer[storagev1.PutReque
 // putReader is the content of a Put as the plugin's implementation reads
 // it. Only the client's CloseSend ends it with io.EOF: a client that gives
 // up cancels the call, and the implementation sees an error, so it never
-// commits a partial object.
+// commits a partial object. Chunks are read straight out of gRPC's buffers
+// (storageCodec); close gives back what the implementation left unread.
 type putReader struct {
 	stream grpc.ClientStreamingServer[storagev1.PutRequest, storagev1.PutResponse]
-	buf    []byte
+	msg    putContent
+	buf    []byte // a chunk the proto codec decoded
 	err    error
 }
 
 func (r *putReader) Read(p []byte) (int, error) {
-	for len(r.buf) == 0 {
+	for {
+		if r.msg.chunk.Remaining() > 0 {
+			return r.msg.chunk.Read(p)
+		}
+		if len(r.buf) > 0 {
+			n := copy(p, r.buf)
+			r.buf = r.buf[n:]
+			return n, nil
+		}
 		if r.err != nil {
 			return 0, r.err
 		}
-		msg, err := r.stream.Recv()
+		err := r.stream.RecvMsg(&r.msg)
 		switch {
 		case errors.Is(err, io.EOF):
 			r.err = io.EOF
 		case err != nil:
 			r.err = fmt.Errorf("sdk: storage put: content stream ended early: %w", err)
-		case msg.GetHeader() != nil:
+		case r.msg.req == nil:
+		case r.msg.req.GetHeader() != nil:
 			r.err = errors.New("sdk: storage put: a second header in the content stream")
 		default:
-			r.buf = msg.GetChunk()
+			r.buf = r.msg.req.GetChunk()
 		}
 	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
-	return n, nil
 }
+
+func (r *putReader) close() { r.msg.chunk.Close() }
 
 func (s *storageServer) Get(req *storagev1.GetRequest, stream grpc.ServerStreamingServer[storagev1.GetResponse]) error {
 	rc, info, err := s.impl.Get(stream.Context(), req.GetKey(), req.GetOffset(), req.GetLength())
@@ -205,7 +217,7 @@ type storageClient struct {
 
 var _ Storage = (*storageClient)(nil)
 
-// chunkPool holds the buffers that Put and Get stream content through.
+// chunkPool holds the buffers that Get streams content through.
 // One buffer serves a whole call: Send has encoded the message into gRPC's
 // own buffers by the time it returns, and no stats handler or binary log,
 // which could read a message after Send, is ever installed on these
@@ -242,17 +254,16 @@ func (c *storageClient) Put(ctx context.Context, key string, r io.Reader, size i
 	if err := stream.Send(header); err != nil {
 		return ObjectInfo{}, c.putFailed(ctx, op, stream, err)
 	}
-	buf := getChunk()
-	defer putChunk(buf)
-	chunk := &storagev1.PutRequest_Chunk{}
-	msg := &storagev1.PutRequest{Msg: chunk}
 	for {
-		n, rerr := io.ReadFull(r, buf)
+		buf := contentPool.Get(chunkSize)
+		n, rerr := io.ReadFull(r, *buf)
 		if n > 0 {
-			chunk.Chunk = buf[:n]
-			if err := stream.Send(msg); err != nil {
+			*buf = (*buf)[:n]
+			if err := stream.SendMsg(&putChunkMsg{data: mem.NewBuffer(buf, contentPool)}); err != nil {
 				return ObjectInfo{}, c.putFailed(ctx, op, stream, err)
 			}
+		} else {
+			contentPool.Put(buf)
 		}
 		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
 			break
