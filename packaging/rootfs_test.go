@@ -109,15 +109,17 @@ func TestRootfs(t *testing.T) {
 	st, _ := os.Stat(tarball)
 	t.Logf("%s: %d MB, %d files", filepath.Base(tarball), st.Size()>>20, len(img.files))
 
-	t.Run("boot", func(t *testing.T) { bootImage(t, tarball, vigilUID) })
+	t.Run("boot", func(t *testing.T) { bootImage(t, tarball, vigilUID, pk.deb[buildV2], buildV2) })
 }
 
 // bootImage unpacks the image and boots it with systemd-nspawn: systemd is
 // PID 1 there, so vigil.service runs as the unit says, with every sandboxing
 // setting applied (this machine's PID 1 is not systemd). The container
 // shares this machine's network: vigild listens on free 127.0.0.1 ports and
-// records an SSH session to a real sshd on this machine.
-func bootImage(t *testing.T, tarball, vigilUID string) {
+// records an SSH session to a real sshd on this machine. Then newDeb
+// (newBuild) upgrades the package and dpkg --remove removes it, so that the
+// maintainer scripts' branches for a running systemd run too.
+func bootImage(t *testing.T, tarball, vigilUID, newDeb, newBuild string) {
 	requireTools(t, "systemd-nspawn", "nsenter", "tar", "sshd", "ssh")
 	root := filepath.Join(t.TempDir(), "root")
 	if err := os.Mkdir(root, 0o755); err != nil {
@@ -168,7 +170,7 @@ func bootImage(t *testing.T, tarball, vigilUID string) {
 	}
 	show := func() map[string]string {
 		out, _, _ := runErr("", nil, "nsenter", "--target", strconv.Itoa(leader), "--all",
-			"systemctl", "show", "vigil.service", "-p", "ActiveState,SubState,Result,NRestarts,StatusText,User")
+			"systemctl", "show", "vigil.service", "-p", "ActiveState,SubState,Result,NRestarts,StatusText,User,MainPID")
 		m := map[string]string{}
 		for _, l := range strings.Split(out, "\n") {
 			if k, v, ok := strings.Cut(l, "="); ok {
@@ -216,10 +218,41 @@ func bootImage(t *testing.T, tarball, vigilUID string) {
 	rel, _ := filepath.Rel(root, sealed[0].path)
 	inside("", "vigilctl", "session-logs", "verify", "/"+rel)
 
+	// An upgrade under a running systemd: postinst restarts the running
+	// service onto the new programs (try-restart), which keeps its state.
+	if err := os.WriteFile(filepath.Join(secret, "vigil-new.deb"), mustRead(t, newDeb), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	oldPID := show()["MainPID"]
+	t.Log(inside("", "dpkg", "--force-confold", "-i", "/root/vigil-test/vigil-new.deb"))
+	sdktest.WaitFor(t, 2*time.Minute, "vigil.service to run the upgraded vigild", func() bool {
+		st := show()
+		return st["ActiveState"] == "active" && st["SubState"] == "running" && st["MainPID"] != oldPID
+	})
+	if j := inside("", "journalctl", "-u", "vigil", "--no-pager"); !strings.Contains(j, "vigild "+newBuild+" ready") {
+		t.Errorf("the journal lacks the upgraded vigild's ready line (vigild %s ready):\n%s", newBuild, tail(j, 20))
+	}
+	kept := false
+	for _, c := range sealedCapturesIn(t, filepath.Join(root, stateDir)) {
+		kept = kept || (filepath.Base(c.path) == filepath.Base(sealed[0].path) && c.sum == sealed[0].sum)
+	}
+	if !kept {
+		t.Errorf("the upgrade lost or changed the recording %s", sealed[0].path)
+	}
+
 	// systemctl stop, as a shutdown does: a clean stop, not a kill.
 	inside("", "systemctl", "stop", "vigil.service")
 	if st := show(); st["ActiveState"] != "inactive" || st["Result"] != "success" {
 		t.Errorf("vigil.service after systemctl stop: %v, want inactive and success", st)
+	}
+	// dpkg --remove stops a running service (prerm) before the programs go.
+	inside("", "systemctl", "start", "vigil.service")
+	inside("", "dpkg", "--remove", "vigil")
+	if pid := childNamed(leader, "vigild"); pid != 0 {
+		t.Errorf("vigild (pid %d) still runs after dpkg --remove", pid)
+	}
+	if st := show(); st["ActiveState"] == "active" {
+		t.Errorf("vigil.service after dpkg --remove: %v", st)
 	}
 	inside("", "systemctl", "poweroff", "--no-block")
 	sdktest.WaitFor(t, 2*time.Minute, "the container to power off", nspawn.exited)
@@ -249,6 +282,15 @@ func childNamed(pid int, comm string) int {
 		}
 	}
 	return 0
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // uidOf is the real uid of process pid.
