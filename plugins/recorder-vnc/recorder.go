@@ -240,8 +240,9 @@ type render struct {
 	enc    *video.Encoder
 	temps  []*output
 	scaler *video.Scaler
-	clean  []byte // the scaled screen
-	frame  []byte // the scaled screen with the cursor
+	clean  []byte // the scaled screen, made when the screen is not the output's size
+	frame  []byte // the scaled screen with the cursor, or a blank one
+	pic    []byte // what compose returned last: fb.Pix, clean or frame
 	last   frameKey
 	files  []sdk.Rendered
 }
@@ -300,7 +301,6 @@ func (rn *render) run(duration time.Duration) (sdk.RenderResult, error) {
 	if err != nil {
 		return sdk.RenderResult{}, err
 	}
-	rn.clean, rn.frame = make([]byte, 3*w*h), make([]byte, 3*w*h)
 
 	// Stills: thumbnails every ThumbnailEvery from the start, and a
 	// poster from the middle.
@@ -377,7 +377,9 @@ func (rn *render) writeStill(s *still, pic []byte) error {
 }
 
 // compose returns the output picture for the screen fb with the overlay:
-// recomputed only when something it shows changed.
+// recomputed only when something it shows changed, and the screen itself
+// when it already is the picture (the output's size, no cursor on it). The
+// picture is valid until the next call.
 func (rn *render) compose(fb *rfb.Framebuffer, o *replay.Overlay) []byte {
 	key := frameKey{gen: fb.Gen, w: fb.Width, h: fb.Height, set: true,
 		px: o.PointerX, py: o.PointerY, pointer: o.PointerKnown, cursor: o.Cursor != nil}
@@ -385,24 +387,42 @@ func (rn *render) compose(fb *rfb.Framebuffer, o *replay.Overlay) []byte {
 		key.cursorGen = o.Cursor.Gen
 	}
 	if key == rn.last {
-		return rn.frame
+		return rn.pic
 	}
 	screenChanged := key.gen != rn.last.gen || key.w != rn.last.w || key.h != rn.last.h || !rn.last.set
 	rn.last = key
 	w, h := rn.set.Width, rn.set.Height
 	if fb.Width == 0 {
-		clear(rn.frame)
-		return rn.frame
+		rn.pic = rn.framePic()
+		clear(rn.pic)
+		return rn.pic
 	}
-	if screenChanged {
-		if rn.scaler == nil || !rn.scaler.Matches(fb.Width, fb.Height) {
-			rn.scaler = video.NewScaler(fb.Width, fb.Height, w, h)
+	if rn.scaler == nil || !rn.scaler.Matches(fb.Width, fb.Height) {
+		rn.scaler = video.NewScaler(fb.Width, fb.Height, w, h)
+	}
+	clean := fb.Pix
+	if !rn.scaler.Copies() {
+		if rn.clean == nil {
+			rn.clean = make([]byte, 3*w*h)
 		}
-		rn.scaler.Scale(rn.clean, fb.Pix)
+		if screenChanged {
+			rn.scaler.Scale(rn.clean, fb.Pix)
+		}
+		clean = rn.clean
 	}
-	copy(rn.frame, rn.clean)
+	rn.pic = clean
 	if o.Cursor != nil && o.PointerKnown {
-		drawCursor(rn.frame, w, h, rn.scaler, o.Cursor, o.PointerX, o.PointerY)
+		rn.pic = rn.framePic()
+		copy(rn.pic, clean)
+		drawCursor(rn.pic, w, h, rn.scaler, o.Cursor, o.PointerX, o.PointerY)
+	}
+	return rn.pic
+}
+
+// framePic returns the picture buffer for frames compose draws on.
+func (rn *render) framePic() []byte {
+	if rn.frame == nil {
+		rn.frame = make([]byte, 3*rn.set.Width*rn.set.Height)
 	}
 	return rn.frame
 }

@@ -55,14 +55,32 @@ func (d *Decoder) tiles(r rect, size int, trle bool, next tileSource) error {
 		for tx := 0; tx < r.w; tx += size {
 			tw := min(size, r.w-tx)
 			x, y := r.x+tx, r.y+ty
-			if err := d.tile(next, cpix, low, trle, palette[:], tile[:tw*th], tw, th); err != nil {
+			solid, err := d.tile(next, cpix, low, trle, palette[:], tile[:tw*th], tw, th)
+			if err != nil {
 				return fmt.Errorf("tile at (%d,%d): %w", x, y, err)
 			}
+			// Tiles are mostly runs and palettes of a few colours: convert
+			// a value only when it differs from the previous pixel's.
 			var rgb [3]byte
+			last := tile[0]
+			d.conv.rgb(rgb[:], last)
+			if solid {
+				row := d.fb.rowAt(x, y, tw)
+				for i := 0; i < len(row); i += 3 {
+					row[i], row[i+1], row[i+2] = rgb[0], rgb[1], rgb[2]
+				}
+				for j := 1; j < th; j++ {
+					copy(d.fb.rowAt(x, y+j, tw), row)
+				}
+				continue
+			}
 			for j := 0; j < th; j++ {
 				row := d.fb.rowAt(x, y+j, tw)
-				for i := 0; i < tw; i++ {
-					d.conv.rgb(rgb[:], tile[j*tw+i])
+				for i, v := range tile[j*tw : (j+1)*tw] {
+					if v != last {
+						last = v
+						d.conv.rgb(rgb[:], v)
+					}
 					row[3*i], row[3*i+1], row[3*i+2] = rgb[0], rgb[1], rgb[2]
 				}
 			}
@@ -96,54 +114,48 @@ func (d *Decoder) cpixel(b []byte, cpix int, low bool) uint32 {
 	return d.conv.value(p[:])
 }
 
-// tile decodes one tile's pixel values into out (tw*th of them).
-func (d *Decoder) tile(next tileSource, cpix int, low, trle bool, palette []uint32, out []uint32, tw, th int) error {
+// tile decodes one tile's pixel values into out (tw*th of them); solid
+// says the tile is one colour, out[0], and the rest of out is not set.
+func (d *Decoder) tile(next tileSource, cpix int, low, trle bool, palette []uint32, out []uint32, tw, th int) (solid bool, err error) {
 	b, err := next(1)
 	if err != nil {
-		return err
+		return false, err
 	}
 	sub := int(b[0])
 	switch {
 	case sub == 0:
-		return d.cpixels(next, cpix, low, out)
+		return false, d.cpixels(next, cpix, low, out)
 	case sub == 1:
-		var c [1]uint32
-		if err := d.cpixels(next, cpix, low, c[:]); err != nil {
-			return err
-		}
-		for i := range out {
-			out[i] = c[0]
-		}
-		return nil
+		return true, d.cpixels(next, cpix, low, out[:1])
 	case sub >= 2 && sub <= 16:
 		if err := d.cpixels(next, cpix, low, palette[:sub]); err != nil {
-			return err
+			return false, err
 		}
 		d.trlePalLen = sub
 		copy(d.trlePalette[:], palette[:sub])
-		return packedPalette(next, palette[:sub], out, tw, th)
+		return false, packedPalette(next, palette[:sub], out, tw, th)
 	case sub == 127 && trle:
 		if d.trlePalLen < 2 || d.trlePalLen > 16 {
-			return fmt.Errorf("subencoding 127 reuses a packed palette, but the previous tile had %d colours: %w", d.trlePalLen, ErrMalformed)
+			return false, fmt.Errorf("subencoding 127 reuses a packed palette, but the previous tile had %d colours: %w", d.trlePalLen, ErrMalformed)
 		}
-		return packedPalette(next, d.trlePalette[:d.trlePalLen], out, tw, th)
+		return false, packedPalette(next, d.trlePalette[:d.trlePalLen], out, tw, th)
 	case sub == 128:
-		return plainRLE(d, next, cpix, low, out)
+		return false, plainRLE(d, next, cpix, low, out)
 	case sub == 129 && trle:
 		if d.trlePalLen < 2 {
-			return fmt.Errorf("subencoding 129 reuses the previous tile's palette, but it had none: %w", ErrMalformed)
+			return false, fmt.Errorf("subencoding 129 reuses the previous tile's palette, but it had none: %w", ErrMalformed)
 		}
-		return paletteRLE(next, d.trlePalette[:d.trlePalLen], out)
+		return false, paletteRLE(next, d.trlePalette[:d.trlePalLen], out)
 	case sub >= 130:
 		n := sub - 128
 		if err := d.cpixels(next, cpix, low, palette[:n]); err != nil {
-			return err
+			return false, err
 		}
 		d.trlePalLen = n
 		copy(d.trlePalette[:], palette[:n])
-		return paletteRLE(next, palette[:n], out)
+		return false, paletteRLE(next, palette[:n], out)
 	}
-	return fmt.Errorf("subencoding %d: unused: %w", sub, ErrMalformed)
+	return false, fmt.Errorf("subencoding %d: unused: %w", sub, ErrMalformed)
 }
 
 func packedPalette(next tileSource, pal []uint32, out []uint32, tw, th int) error {

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/jpeg"
 	"io"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -54,13 +55,18 @@ func (o EncoderOptions) Args() []string {
 // StartEncoder starts ffmpeg. The process ends with ctx (Close then fails).
 func StartEncoder(ctx context.Context, o EncoderOptions) (*Encoder, error) {
 	cmd := exec.CommandContext(ctx, o.FFmpeg, o.Args()...)
-	stdin, err := cmd.StdinPipe()
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("recorder-vnc: ffmpeg: %w", err)
 	}
-	e := &Encoder{cmd: cmd, stdin: stdin, stderr: &tailBuffer{max: 8 << 10}, frame: 3 * o.Width * o.Height}
+	growPipe(w)
+	cmd.Stdin = r
+	e := &Encoder{cmd: cmd, stdin: w, stderr: &tailBuffer{max: 8 << 10}, frame: 3 * o.Width * o.Height}
 	cmd.Stderr = e.stderr
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	r.Close() // ffmpeg has its own copy
+	if err != nil {
+		w.Close()
 		return nil, fmt.Errorf("recorder-vnc: starting ffmpeg: %w", err)
 	}
 	return e, nil

@@ -45,6 +45,10 @@ func NewScaler(srcW, srcH, dstW, dstH int) *Scaler {
 
 func (s *Scaler) identity() bool { return s.srcW == s.fitW && s.srcH == s.fitH }
 
+// Copies reports whether Scale only copies: the source has the output's
+// size, so a caller may use the source itself as the output.
+func (s *Scaler) Copies() bool { return s.srcW == s.dstW && s.srcH == s.dstH }
+
 // Matches reports whether s scales pictures of w x h.
 func (s *Scaler) Matches(w, h int) bool { return s.srcW == w && s.srcH == h }
 
