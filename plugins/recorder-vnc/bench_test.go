@@ -59,8 +59,10 @@ func BenchmarkRender(b *testing.B) {
 		defer reportCPU(b)()
 		for range b.N {
 			out := filepath.Join(b.TempDir(), "v.mp4")
-			args := video.EncoderOptions{FFmpeg: ffmpeg, Width: 1280, Height: 720, Framerate: 10, BitrateKbps: set.BitrateKbps,
-				Preset: "veryfast", Output: out}.Args()
+			// The render's own encoder options: the same preset, and
+			// ffmpeg's default threads on both sides.
+			args := video.EncoderOptions{FFmpeg: ffmpeg, Width: set.Width, Height: set.Height, Framerate: set.Framerate,
+				BitrateKbps: set.BitrateKbps, Preset: defaultConfig().Preset, Output: out}.Args()
 			args[slices.Index(args, "-i")+1] = raw
 			if out, err := exec.Command(ffmpeg, args...).CombinedOutput(); err != nil {
 				b.Fatalf("ffmpeg: %v: %s", err, out)
