@@ -3,7 +3,9 @@
 // "baseline" and "vigil" measured in the same run, each metric of vigil as a
 // ratio against baseline. It is how `make bench` reports speed: as ratios
 // against a baseline measured on the same machine at the same time, never as
-// absolute numbers compared with a fixed threshold.
+// absolute numbers compared with a fixed threshold. With -count N each side
+// has N results per metric; the ratio is taken between their medians, so one
+// disturbed run does not decide the figure.
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -30,7 +33,19 @@ func higherIsBetter(unit string) bool {
 	return strings.HasSuffix(unit, "/s") || unit == "MB/s"
 }
 
-type result map[string]float64 // unit -> value
+type result map[string][]float64 // unit -> values, one per run
+
+// median returns the median of vs (the mean of the middle two for an even
+// count).
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
 
 func run(in io.Reader, out io.Writer) error {
 	pairs := map[string]map[string]result{} // benchmark -> side -> metrics
@@ -63,19 +78,22 @@ func run(in io.Reader, out io.Writer) error {
 		if side != "baseline" && side != "vigil" {
 			continue
 		}
-		m := result{}
+		if pairs[parent] == nil {
+			pairs[parent] = map[string]result{}
+			order = append(order, parent)
+		}
+		m := pairs[parent][side]
+		if m == nil {
+			m = result{}
+			pairs[parent][side] = m
+		}
 		for j := 2; j+1 < len(fields); j += 2 {
 			v, err := strconv.ParseFloat(fields[j], 64)
 			if err != nil {
 				break
 			}
-			m[fields[j+1]] = v
+			m[fields[j+1]] = append(m[fields[j+1]], v)
 		}
-		if pairs[parent] == nil {
-			pairs[parent] = map[string]result{}
-			order = append(order, parent)
-		}
-		pairs[parent][side] = m
 	}
 	if err := sc.Err(); err != nil {
 		return err
@@ -95,14 +113,19 @@ func run(in io.Reader, out io.Writer) error {
 		}
 		sort.Strings(units)
 		for _, u := range units {
-			if b[u] == 0 || v[u] == 0 {
+			bm, vm := median(b[u]), median(v[u])
+			if bm == 0 || vm == 0 {
 				continue
 			}
-			ratio := b[u] / v[u] // lower-is-better units: time, bytes, allocs
+			ratio := bm / vm // lower-is-better units: time, bytes, allocs
 			if higherIsBetter(u) {
-				ratio = v[u] / b[u]
+				ratio = vm / bm
 			}
-			fmt.Fprintf(out, "%-60s %-12s baseline %-14.4g vigil %-14.4g ratio %.3f\n", name, u, b[u], v[u], ratio)
+			runs := ""
+			if n := min(len(b[u]), len(v[u])); n > 1 {
+				runs = fmt.Sprintf("  (medians of %d runs)", n)
+			}
+			fmt.Fprintf(out, "%-60s %-12s baseline %-14.4g vigil %-14.4g ratio %.3f%s\n", name, u, bm, vm, ratio, runs)
 		}
 	}
 	return nil

@@ -36,3 +36,22 @@ PASS
 		t.Errorf("both ns/op (lower better) and events/s (higher better) should give 0.5:\n%s", s)
 	}
 }
+
+func TestMedianOfRuns(t *testing.T) {
+	in := `pkg: example.com/x
+BenchmarkRender/baseline-2   1   100 ns/op
+BenchmarkRender/vigil-2      1   500 ns/op
+BenchmarkRender/baseline-2   1   100 ns/op
+BenchmarkRender/vigil-2      1   200 ns/op
+BenchmarkRender/baseline-2   1   100 ns/op
+BenchmarkRender/vigil-2      1   125 ns/op
+`
+	var out strings.Builder
+	if err := run(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	// medians 100 and 200: one slow run (500) and the last run (125) decide nothing
+	if s := out.String(); !strings.Contains(s, "ratio 0.500  (medians of 3 runs)") {
+		t.Errorf("want the ratio of the medians:\n%s", s)
+	}
+}
