@@ -15,6 +15,7 @@ RUN_DIR ?= run
 TEST_TIMEOUT ?= 40m
 BENCH ?= .
 BENCHTIME ?= 1x
+BENCHCOUNT ?= 1
 FUZZTIME ?= 20s
 
 .PHONY: all build run test test-deps bench lint proto fuzz screenshots package-files deb rpm rootfs clean help
@@ -44,7 +45,7 @@ test: test-deps build lint ## install what the tests need, then run every test (
 	VIGIL_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -race -timeout $(TEST_TIMEOUT) -count=1 ./...
 
 bench: test-deps build ## run the benchmarks and print each figure as a ratio against its baseline from the same run
-	VIGIL_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -timeout 60m ./... 2>&1 | $(GO) run ./daemon/cmd/benchratio
+	VIGIL_BIN_DIR=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -count $(BENCHCOUNT) -timeout 60m ./... 2>&1 | $(GO) run ./daemon/cmd/benchratio
 
 lint: ## gofmt check and go vet
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go' | grep -v '\.pb\.go$$')); \
