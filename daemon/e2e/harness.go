@@ -125,15 +125,34 @@ func moduleRoot() (string, error) {
 }
 
 // FreePort returns a 127.0.0.1 TCP port that was free a moment ago.
+//
+// The kernel may hand a just-closed port out again, so FreePort never
+// returns a port it returned before in this test process: two listeners of
+// one vigild asked for in a row would otherwise collide now and then.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if !portsGiven[port] {
+			portsGiven[port] = true
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	t.Fatal("e2e: no port that was not handed out before after 100 tries")
+	return 0
 }
+
+var (
+	portsMu    sync.Mutex
+	portsGiven = map[int]bool{}
+)
 
 // SyncBuffer is a bytes.Buffer safe for a writing process and a polling
 // test.
