@@ -61,6 +61,11 @@ type gwConn struct {
 	cancel context.CancelFunc
 	log    *slog.Logger
 
+	// recordFailed is set once the capture could not be written: from then
+	// on the pumps relay nothing more, so no output goes unrecorded while
+	// the client is told why its session ends.
+	recordFailed atomic.Bool
+
 	clientIP, clientPort, listenerAddr string
 
 	// Authentication (only the handshake goroutine touches these).
@@ -423,6 +428,7 @@ func (c *gwConn) setup(t Target) {
 	c.created = true
 	c.mu.Unlock()
 	c.tee = newTee(capture, func(err error) {
+		c.recordFailed.Store(true)
 		c.log.Error("sshproxy: recording failed; ending the session", "err", err)
 		go c.terminate(reasonRecordingFailed, "vigil: the session was ended because it could no longer be recorded")
 	})
@@ -527,7 +533,14 @@ func (c *gwConn) terminate(reason, msg string) {
 				done <- struct{}{}
 			}()
 		}
-		deadline := time.After(250 * time.Millisecond)
+		// A kill or a shutdown must end the session promptly, notice or
+		// not. After a recording failure the pumps relay nothing any more,
+		// so the notice may wait longer for the client's window.
+		wait := 250 * time.Millisecond
+		if reason == reasonRecordingFailed {
+			wait = 2 * time.Second
+		}
+		deadline := time.After(wait)
 	wait:
 		for range open {
 			select {

@@ -183,6 +183,10 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 			ck := getChunk(big)
 			n, rerr := src.Read(ck.b)
 			var werr error
+			if n > 0 && c.halted() {
+				ck.put()
+				return
+			}
 			if n > 0 {
 				count(n)
 				_, werr = dst.Write(ck.b[:n])
@@ -198,6 +202,10 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 		ck := getChunk(big)
 		n, err := src.Read(ck.b)
 		big = bigAfter(n, ck.b)
+		if n > 0 && c.halted() {
+			ck.put()
+			return
+		}
 		if n > 0 {
 			ck.n = n
 			ck.refs.Store(2)
@@ -215,6 +223,18 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 			return
 		}
 	}
+}
+
+// halted reports whether the pumps must stop relaying because the capture
+// failed; it then waits until the connection is being torn down, so that the
+// pump's return (which ends the client channel) cannot overtake the notice
+// telling the client why.
+func (c *gwConn) halted() bool {
+	if !c.recordFailed.Load() {
+		return false
+	}
+	<-c.ctx.Done()
+	return true
 }
 
 // writeNow records payload right away. Only code running on the tee
