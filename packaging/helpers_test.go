@@ -49,6 +49,15 @@ func requireRoot(t testing.TB) {
 	t.Skip("the packaging tests install packages on this machine: run them as root")
 }
 
+// skipShort skips a slow package test under -short, but never in CI: there
+// the packaging tests always run.
+func skipShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() && !sdktest.InCI() {
+		t.Skip(why)
+	}
+}
+
 // requireTools finds every tool the package tests use, failing in CI and
 // skipping elsewhere when one is missing.
 func requireTools(t testing.TB, names ...string) {

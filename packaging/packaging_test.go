@@ -259,9 +259,7 @@ func TestPrivilegedPortsCheck(t *testing.T) {
 
 // TestPackageContents lints the .deb and reads both packages' metadata.
 func TestPackageContents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the packages: slow")
-	}
+	skipShort(t, "builds the packages: slow")
 	requireTools(t, "make", "nfpm", "git", "dpkg-deb", "dpkg-shlibdeps", "lintian", "rpm")
 	pk := buildPackages(t)
 	deb, rpm := pk.deb[buildV1], pk.rpm[buildV1]
@@ -372,9 +370,7 @@ func packagedFiles(pk *packages, unit string) []string {
 // TestDebLifecycle installs the .deb, runs and uses the packaged vigild as
 // systemd would, upgrades, and purges.
 func TestDebLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and installs the packages: slow")
-	}
+	skipShort(t, "builds and installs the packages: slow")
 	requireRoot(t)
 	requireTools(t, "make", "nfpm", "git", "dpkg", "dpkg-deb", "dpkg-query", "dpkg-shlibdeps", "systemd-analyze",
 		"deb-systemd-helper", "sshd", "ssh", "man")

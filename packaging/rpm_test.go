@@ -16,9 +16,7 @@ import (
 // counts: 1 on install, 2 on upgrade (then 1 for the old package's removal
 // scripts), 0 on erase.
 func TestRPMLifecycle(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and installs the packages: slow")
-	}
+	skipShort(t, "builds and installs the packages: slow")
 	requireRoot(t)
 	requireTools(t, "make", "nfpm", "git", "dpkg-shlibdeps", "rpm", "systemctl")
 	lockMachine(t)
