@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"time"
@@ -25,9 +24,9 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 	if !cfg.SSH.Enabled {
 		return nil
 	}
-	ln, err := net.Listen("tcp", cfg.SSH.Listen)
+	ln, err := listen("ssh", cfg.SSH.Listen)
 	if err != nil {
-		return fmt.Errorf("ssh: %w", err)
+		return err
 	}
 	live := sshReloadable(cfg)
 	srv, err := sshproxy.New(sshproxy.Config{
@@ -53,17 +52,8 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 	}
 	// New connections follow reloads; open sessions keep their settings.
 	d.reloaders = append(d.reloaders, func(cfg *config.Config) error { return srv.Reload(sshReloadable(cfg)) })
-	d.addListening("ssh " + ln.Addr().String())
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, sshproxy.ErrServerClosed) {
-			d.fatal <- fmt.Errorf("ssh: %w", err)
-		}
-	}()
-	// Stop accepting first; live sessions drain through the registry.
-	d.drainers = append(d.drainers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
-	d.onStop("ssh", func(context.Context) error { return srv.Close() })
+	d.serve("ssh", "ssh ", ln, srv.Serve, sshproxy.ErrServerClosed)
+	d.stopGateway("ssh", srv)
 	return nil
 }
 
@@ -112,12 +102,6 @@ func (a admitter) Admit(ctx context.Context, record bool) error {
 	ctl := a.d.admission
 	a.d.mu.RUnlock()
 	return ctl.Admit(ctx, record)
-}
-
-func (d *Daemon) addListening(what string) {
-	d.mu.Lock()
-	d.listening = append(d.listening, what)
-	d.mu.Unlock()
 }
 
 // storeAuth authenticates gateway users against the store, for every

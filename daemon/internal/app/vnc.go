@@ -3,9 +3,7 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 
@@ -42,20 +40,12 @@ func (d *Daemon) startVNC(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.VNC.Listen)
+	ln, err := listen("vnc", cfg.VNC.Listen)
 	if err != nil {
-		return fmt.Errorf("vnc: %w", err)
+		return err
 	}
-	d.addListening("vnc " + ln.Addr().String())
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, vncproxy.ErrServerClosed) {
-			d.fatal <- fmt.Errorf("vnc: %w", err)
-		}
-	}()
-	d.drainers = append(d.drainers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
-	d.onStop("vnc", func(context.Context) error { return srv.Close() })
+	d.serve("vnc", "vnc ", ln, srv.Serve, vncproxy.ErrServerClosed)
+	d.stopGateway("vnc", srv)
 	return nil
 }
 

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -41,18 +40,11 @@ func (d *Daemon) startWUI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.WUI.Listen)
+	ln, err := listen("wui", cfg.WUI.Listen)
 	if err != nil {
-		return fmt.Errorf("wui: %w", err)
+		return err
 	}
-	d.addListening("wui https://" + ln.Addr().String())
-	d.wg.Add(1)
-	go func() {
-		defer d.wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
-			d.fatal <- fmt.Errorf("wui: %w", err)
-		}
-	}()
+	d.serve("wui", "wui https://", ln, srv.Serve, net.ErrClosed)
 	d.onStop("wui", srv.Shutdown)
 	return nil
 }
