@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/vigilgw/vigil/daemon/internal/loginname"
 	"github.com/vigilgw/vigil/daemon/internal/sessions"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
 )
@@ -73,7 +74,7 @@ type gwConn struct {
 
 	// Set once the handshake succeeded.
 	sconn     *ssh.ServerConn
-	login     LoginName
+	login     loginname.Name
 	user      User
 	permitted []Target
 
@@ -164,10 +165,10 @@ func (c *gwConn) serve() {
 // --- authentication ---
 
 func (c *gwConn) authPassword(loginName, method string, password []byte) (*ssh.Permissions, error) {
-	ln, err := ParseLoginName(loginName)
+	ln, err := loginname.Parse(loginName)
 	if err != nil {
 		c.authFail(loginName, method, "invalid_login_name", true)
-		return nil, err
+		return nil, fmt.Errorf("sshproxy: %w", err)
 	}
 	u, err := c.cfg.Authenticator.AuthenticatePassword(c.ctx, ln.User, password)
 	if err != nil {
@@ -178,10 +179,10 @@ func (c *gwConn) authPassword(loginName, method string, password []byte) (*ssh.P
 }
 
 func (c *gwConn) authPublicKey(loginName string, key ssh.PublicKey) (*ssh.Permissions, error) {
-	ln, err := ParseLoginName(loginName)
+	ln, err := loginname.Parse(loginName)
 	if err != nil {
 		c.authFail(loginName, "publickey", "invalid_login_name", false)
-		return nil, err
+		return nil, fmt.Errorf("sshproxy: %w", err)
 	}
 	u, err := c.cfg.Authenticator.AuthenticatePublicKey(c.ctx, ln.User, key)
 	if err != nil {
@@ -244,7 +245,7 @@ func (c *gwConn) authFailed(err error) {
 // --- the authenticated connection ---
 
 func (c *gwConn) run(chans <-chan ssh.NewChannel, reqs <-chan *ssh.Request) {
-	c.login, _ = ParseLoginName(c.sconn.User()) // authentication parsed it already
+	c.login, _ = loginname.Parse(c.sconn.User()) // authentication parsed it already
 	c.user, _ = c.sconn.Permissions.ExtraData[userKey{}].(User)
 	c.log = c.log.With("user", c.user.Name)
 

@@ -12,7 +12,7 @@
 //     offered and that was refused is reported only if the connection
 //     never logs in.
 //  2. The target: the login name USER:TARGET is split at its last ':' (see
-//     ParseLoginName); without a target the user's only permitted target is
+//     package loginname); without a target the user's only permitted target is
 //     used, or the first shell shows a menu of the permitted targets.
 //  3. Admission (Admitter, with record = the user's record_sessions), then
 //     the capture is opened (Recorder), then the target is dialled. Its

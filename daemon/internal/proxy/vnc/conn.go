@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vigilgw/vigil/daemon/internal/loginname"
 	"github.com/vigilgw/vigil/daemon/internal/proxy/vnc/rfbwire"
 	"github.com/vigilgw/vigil/daemon/internal/sessions"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
@@ -68,7 +69,7 @@ type gwConn struct {
 	version                            rfbwire.Version
 
 	mu        sync.Mutex
-	login     LoginName
+	login     loginname.Name
 	user      User
 	authed    bool
 	target    *Target
@@ -212,7 +213,7 @@ func (c *gwConn) veNCrypt() (user string, password []byte, err error) {
 		return "", nil, err
 	}
 	ulen, plen := binary.BigEndian.Uint32(lens[:4]), binary.BigEndian.Uint32(lens[4:])
-	if ulen > maxLoginName || plen > maxPasswordLength {
+	if ulen > loginname.MaxLen || plen > maxPasswordLength {
 		tc.Write(rfbwire.SecurityResult(c.version, "vigil: authentication failed"))
 		return "", nil, fmt.Errorf("vncproxy: Plain credentials of %d and %d bytes: %w", ulen, plen, rfbwire.ErrProtocol)
 	}
@@ -230,7 +231,7 @@ func (c *gwConn) refuse(msg string) {
 
 // authenticate checks the user; on failure it reports and refuses.
 func (c *gwConn) authenticate(name string, password []byte) bool {
-	ln, err := ParseLoginName(name)
+	ln, err := loginname.Parse(name)
 	if err != nil {
 		c.authFailed(name, "invalid_login_name")
 		c.refuse("vigil: authentication failed")

@@ -427,23 +427,6 @@ func TestConfigChecks(t *testing.T) {
 	}
 }
 
-func TestParseLoginName(t *testing.T) {
-	for _, c := range []struct {
-		in         string
-		user, tgt  string
-		wantErrStr bool
-	}{
-		{"alice", "alice", "", false}, {"alice:desk", "alice", "desk", false}, {"a:b:desk", "a:b", "desk", false},
-		{"alice:", "alice", "", false}, {":desk", "", "", true}, {"", "", "", true},
-		{"al\x00ice", "", "", true}, {"alice\u2028", "", "", true}, {strings.Repeat("a", 513), "", "", true}, {"\xff", "", "", true},
-	} {
-		ln, err := ParseLoginName(c.in)
-		if (err != nil) != c.wantErrStr || ln.User != c.user || ln.Target != c.tgt {
-			t.Errorf("ParseLoginName(%q) = %+v, %v", c.in, ln, err)
-		}
-	}
-}
-
 func TestLoadOrCreateCertificate(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := dir+"/c.pem", dir+"/k.pem"
