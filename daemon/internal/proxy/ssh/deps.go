@@ -4,22 +4,14 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/vigilgw/vigil/plugins/sdk/event"
+	proxygw "github.com/vigilgw/vigil/daemon/internal/proxy/gateway"
 )
 
 // User is an authenticated gateway user.
-type User struct {
-	ID     string
-	Name   string
-	Groups []string
-	// RecordSessions is the policy of the user's groups (record_sessions):
-	// true means a session must be recorded or must not happen.
-	RecordSessions bool
-}
+type User = proxygw.User
 
 // Authentication failures. An Authenticator returns one of these (wrapped
 // or not); each becomes an account.login.failed_<reason> event. Any other
@@ -117,20 +109,9 @@ func (k Kind) String() string {
 // SessionMeta describes a session to the Recorder. Names in it come from
 // users and administrators and may hold anything ('/', "..", newlines): a
 // Recorder must sanitise them before building file names from them.
-type SessionMeta struct {
-	SessionID      string
-	Protocol       string // "ssh"
-	Start          time.Time
-	User           User
-	TargetID       string
-	TargetName     string
-	TargetFriendly string
-	TargetAddr     string // host:port
-	ClientAddr     string // ip:port
-	ListenerAddr   string // ip:port (the virtual service)
-	// RecordInput says whether client input is recorded (KindInput).
-	RecordInput bool
-}
+// Protocol is "ssh". RecordInput says whether client input is recorded
+// (KindInput).
+type SessionMeta = proxygw.SessionMeta
 
 // Capture is one session's recording.
 type Capture interface {
@@ -151,16 +132,9 @@ type Recorder interface {
 	Open(ctx context.Context, meta SessionMeta) (Capture, error)
 }
 
-// Admitter decides whether a session may start. record is the user's
-// recording policy. A non-nil error refuses the session; the user is shown
-// the error's UserMessage() if it has one, and the admission.denied event
-// carries its RefusalReason() if it has one. *admission.Controller
-// satisfies it.
-type Admitter interface {
-	Admit(ctx context.Context, record bool) error
-}
+// Admitter decides whether a session may start; see proxygw.Admitter.
+// *admission.Controller satisfies it.
+type Admitter = proxygw.Admitter
 
 // Publisher takes events for the event bus.
-type Publisher interface {
-	Publish(event.Event) error
-}
+type Publisher = proxygw.Publisher

@@ -3,21 +3,13 @@ package vncproxy
 import (
 	"context"
 	"errors"
-	"time"
 
+	proxygw "github.com/vigilgw/vigil/daemon/internal/proxy/gateway"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
-	"github.com/vigilgw/vigil/plugins/sdk/event"
 )
 
 // User is an authenticated gateway user.
-type User struct {
-	ID     string
-	Name   string
-	Groups []string
-	// RecordSessions is the policy of the user's groups (record_sessions):
-	// true means a session must be recorded or must not happen.
-	RecordSessions bool
-}
+type User = proxygw.User
 
 // Authentication failures. An Authenticator returns one of these (wrapped
 // or not); each becomes an account.login.failed_<reason> event. Any other
@@ -60,22 +52,10 @@ type Targets interface {
 // SessionMeta describes a session to the Recorder. Names in it come from
 // users and administrators and may hold anything ('/', "..", newlines): a
 // Recorder must sanitise them before building file names from them.
-type SessionMeta struct {
-	SessionID      string
-	Protocol       string // "vnc"
-	Start          time.Time
-	User           User
-	TargetID       string
-	TargetName     string
-	TargetFriendly string
-	TargetAddr     string // host:port
-	ClientAddr     string // ip:port
-	ListenerAddr   string // ip:port (the virtual service)
-	// RecordInput says whether key events and client cut text are
-	// recorded; the capture writer needs no setting of its own for it,
-	// since the gateway leaves them out itself.
-	RecordInput bool
-}
+// Protocol is "vnc". RecordInput says whether key events and client cut
+// text are recorded; the capture writer needs no setting of its own for
+// it, since the gateway leaves them out itself.
+type SessionMeta = proxygw.SessionMeta
 
 // Capture is one session's recording. *capture.Writer satisfies it.
 type Capture interface {
@@ -96,16 +76,9 @@ type Recorder interface {
 	Open(ctx context.Context, meta SessionMeta) (Capture, error)
 }
 
-// Admitter decides whether a session may start. record is the user's
-// recording policy. A non-nil error refuses the session; the user is shown
-// the error's UserMessage() if it has one, and the admission.denied event
-// carries its RefusalReason() if it has one. *admission.Controller
-// satisfies it.
-type Admitter interface {
-	Admit(ctx context.Context, record bool) error
-}
+// Admitter decides whether a session may start; see proxygw.Admitter.
+// *admission.Controller satisfies it.
+type Admitter = proxygw.Admitter
 
 // Publisher takes events for the event bus.
-type Publisher interface {
-	Publish(event.Event) error
-}
+type Publisher = proxygw.Publisher
