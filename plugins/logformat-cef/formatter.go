@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 
@@ -29,33 +27,16 @@ func defaultConfig() config {
 func parseConfig(configJSON []byte) (config, error) {
 	cfg := defaultConfig()
 	var in config
-	if len(bytes.TrimSpace(configJSON)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(configJSON))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil {
-			return cfg, fmt.Errorf("logformat-cef: config: %v: %w", err, sdk.ErrInvalidConfig)
-		}
-		if dec.More() {
-			return cfg, fmt.Errorf("logformat-cef: config: trailing data after the object: %w", sdk.ErrInvalidConfig)
-		}
+	if err := sdk.DecodeConfig("logformat-cef", configJSON, &in); err != nil {
+		return cfg, err
 	}
-	for _, f := range []struct {
-		name  string
-		in    string
-		out   *string
-		limit int
-	}{
-		{"vendor", in.Vendor, &cfg.Vendor, cefspec.MaxDeviceVendor},
-		{"product", in.Product, &cfg.Product, cefspec.MaxDeviceProduct},
-		{"version", in.Version, &cfg.Version, cefspec.MaxDeviceVersion},
-	} {
-		if len(f.in) > f.limit {
-			return cfg, fmt.Errorf("logformat-cef: config: %s is %d bytes, CEF allows %d: %w",
-				f.name, len(f.in), f.limit, sdk.ErrInvalidConfig)
-		}
-		if f.in != "" {
-			*f.out = f.in
-		}
+	if o := sdk.ApplyOverrides(
+		sdk.StringOverride{Key: "vendor", Value: in.Vendor, Dst: &cfg.Vendor, Max: cefspec.MaxDeviceVendor},
+		sdk.StringOverride{Key: "product", Value: in.Product, Dst: &cfg.Product, Max: cefspec.MaxDeviceProduct},
+		sdk.StringOverride{Key: "version", Value: in.Version, Dst: &cfg.Version, Max: cefspec.MaxDeviceVersion},
+	); o != nil {
+		return cfg, fmt.Errorf("logformat-cef: config: %s is %d bytes, CEF allows %d: %w",
+			o.Key, len(o.Value), o.Max, sdk.ErrInvalidConfig)
 	}
 	return cfg, nil
 }
@@ -91,14 +72,9 @@ func (f *formatter) Format(ctx context.Context, events []event.Event) ([][]byte,
 		return nil, fmt.Errorf("logformat-cef: %w", err)
 	}
 	cfg := f.cfg.Load()
-	lines := make([][]byte, len(events))
-	buf := make([]byte, 0, 512*len(events))
-	for i := range events {
-		start := len(buf)
-		buf = appendEvent(buf, &events[i], cfg)
-		lines[i] = buf[start:len(buf):len(buf)]
-	}
-	return lines, nil
+	return sdk.AppendLines(events, 512, func(dst []byte, e *event.Event) []byte {
+		return appendEvent(dst, e, cfg)
+	}), nil
 }
 
 // Info reports the plugin's kind, name, version and API versions.

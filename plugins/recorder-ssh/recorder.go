@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -35,16 +32,8 @@ type config struct {
 
 func parseConfig(configJSON []byte) (config, error) {
 	var cfg config
-	if len(bytes.TrimSpace(configJSON)) == 0 {
-		return cfg, nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(configJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return config{}, fmt.Errorf("recorder-ssh: config: %v: %w", err, sdk.ErrInvalidConfig)
-	}
-	if dec.More() {
-		return config{}, fmt.Errorf("recorder-ssh: config: trailing data after the object: %w", sdk.ErrInvalidConfig)
+	if err := sdk.DecodeConfig("recorder-ssh", configJSON, &cfg); err != nil {
+		return config{}, err
 	}
 	if cfg.IdleTimeLimit < 0 || math.IsNaN(cfg.IdleTimeLimit) || math.IsInf(cfg.IdleTimeLimit, 0) {
 		return config{}, fmt.Errorf("recorder-ssh: config: idle_time_limit %v must be 0 or more seconds: %w",
@@ -85,14 +74,6 @@ func (r *recorder) Configure(_ context.Context, configJSON []byte) error {
 	return nil
 }
 
-// publicKey accepts the key as raw 32 bytes or as the exported PEM block.
-func publicKey(b []byte) (ed25519.PublicKey, error) {
-	if len(b) == ed25519.PublicKeySize {
-		return ed25519.PublicKey(b), nil
-	}
-	return capture.ParsePublicKey(b)
-}
-
 // Render verifies the capture segment and writes <name>.cast and
 // <name>.transcript.tsv into OutputDir. Nothing is rendered from bytes that
 // do not verify: a capture that is altered, truncated, signed by another
@@ -101,7 +82,7 @@ func publicKey(b []byte) (ed25519.PublicKey, error) {
 func (r *recorder) Render(ctx context.Context, req sdk.RenderRequest, progress func(percent int)) (sdk.RenderResult, error) {
 	cfg := r.cfg.Load()
 	op := fmt.Sprintf("recorder-ssh: render %s segment %d", req.SessionID, req.Segment)
-	pub, err := publicKey(req.PublicKey)
+	pub, err := capture.ParseAnyPublicKey(req.PublicKey)
 	if err != nil {
 		return sdk.RenderResult{}, fmt.Errorf("%s: %w", op, err)
 	}

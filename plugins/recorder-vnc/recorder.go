@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -56,13 +54,8 @@ func parseConfig(configJSON []byte) (config, error) {
 	if len(bytes.TrimSpace(configJSON)) == 0 {
 		return cfg, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(configJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return config{}, fmt.Errorf("recorder-vnc: config: %v: %w", err, sdk.ErrInvalidConfig)
-	}
-	if dec.More() {
-		return config{}, fmt.Errorf("recorder-vnc: config: trailing data after the object: %w", sdk.ErrInvalidConfig)
+	if err := sdk.DecodeConfig("recorder-vnc", configJSON, &cfg); err != nil {
+		return config{}, err
 	}
 	switch {
 	case cfg.FFmpeg == "":
@@ -129,14 +122,6 @@ func (r *recorder) Configure(_ context.Context, configJSON []byte) error {
 	return nil
 }
 
-// publicKey accepts the key as raw 32 bytes or as the exported PEM block.
-func publicKey(b []byte) (ed25519.PublicKey, error) {
-	if len(b) == ed25519.PublicKeySize {
-		return ed25519.PublicKey(b), nil
-	}
-	return capture.ParsePublicKey(b)
-}
-
 // sessionPaths returns the segments to read for the segment at path: the
 // earlier ones of its session first, since the RFB stream (its screen, its
 // zlib streams) runs on from one segment into the next.
@@ -179,7 +164,7 @@ func (r *recorder) Render(ctx context.Context, req sdk.RenderRequest, progress f
 	if err := checkSettings(req.Settings); err != nil {
 		return fail(err)
 	}
-	pub, err := publicKey(req.PublicKey)
+	pub, err := capture.ParseAnyPublicKey(req.PublicKey)
 	if err != nil {
 		return fail(err)
 	}

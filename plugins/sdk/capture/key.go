@@ -71,3 +71,13 @@ func ParsePublicKey(data []byte) (ed25519.PublicKey, error) {
 		return pub, nil
 	}
 }
+
+// ParseAnyPublicKey accepts the key as raw 32 bytes, as a recorder's
+// render request may carry it, or as the exported PEM block
+// (ParsePublicKey).
+func ParseAnyPublicKey(data []byte) (ed25519.PublicKey, error) {
+	if len(data) == ed25519.PublicKeySize {
+		return ed25519.PublicKey(data), nil
+	}
+	return ParsePublicKey(data)
+}
