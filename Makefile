@@ -56,8 +56,8 @@ proto: ## regenerate the plugin contract's gRPC code from plugins/sdk/proto
 	cd plugins/sdk/proto && protoc --go_out=. --go_opt=paths=source_relative \
 	  --go-grpc_out=. --go-grpc_opt=paths=source_relative $$(find . -name '*.proto' | sort)
 
-screenshots: test-deps ## save a 1280x800 PNG of every web UI page (headless Chromium) into ./screenshots
-	$(GO) run ./wui/cmd/screenshots -out screenshots
+screenshots: test-deps build ## save a 1280x800 PNG of every web UI page of a real vigild (headless Chromium) into ./screenshots
+	VIGIL_BIN_DIR=$(CURDIR)/$(BIN) VIGIL_SCREENSHOTS_DIR=$(CURDIR)/screenshots $(GO) test -count=1 -run '^TestWUIScreenshots$$' ./daemon/e2e/
 
 fuzz: ## run every fuzz target for FUZZTIME each
 	@for pkg in $$($(GO) list ./...); do \

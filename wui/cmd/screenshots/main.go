@@ -1,6 +1,8 @@
 // Command screenshots serves the WUI on the in-memory fake backend
 // (wuitest) and saves a 1280x800 PNG of every page, taken by a real
-// headless Chromium, into a directory. `make screenshots` runs it.
+// headless Chromium, into a directory: for design work without a daemon.
+// `make screenshots` photographs a real vigild instead (TestWUIScreenshots
+// in daemon/e2e); this command uses the fake.
 //
 //	go run ./wui/cmd/screenshots -out screenshots
 package main
