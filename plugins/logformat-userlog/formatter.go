@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/vigilgw/vigil/plugins/sdk"
@@ -26,17 +24,9 @@ func (f *formatter) Info(context.Context) (sdk.Info, error) {
 // Configure accepts an empty configuration only: the plugin has no settings,
 // and a key given to it is a mistake worth reporting.
 func (f *formatter) Configure(_ context.Context, configJSON []byte) error {
-	if len(bytes.TrimSpace(configJSON)) == 0 {
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(configJSON))
-	dec.DisallowUnknownFields()
 	var none struct{}
-	if err := dec.Decode(&none); err != nil {
-		return fmt.Errorf("logformat-userlog: config: %v (the plugin has no settings): %w", err, sdk.ErrInvalidConfig)
-	}
-	if dec.More() {
-		return fmt.Errorf("logformat-userlog: config: trailing data after the object: %w", sdk.ErrInvalidConfig)
+	if err := sdk.DecodeConfig("logformat-userlog", configJSON, &none); err != nil {
+		return fmt.Errorf("%w (the plugin has no settings)", err)
 	}
 	return nil
 }
@@ -46,12 +36,5 @@ func (f *formatter) Format(ctx context.Context, events []event.Event) ([][]byte,
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("logformat-userlog: %w", err)
 	}
-	lines := make([][]byte, len(events))
-	buf := make([]byte, 0, 128*len(events))
-	for i := range events {
-		start := len(buf)
-		buf = appendEvent(buf, &events[i])
-		lines[i] = buf[start:len(buf):len(buf)]
-	}
-	return lines, nil
+	return sdk.AppendLines(events, 128, appendEvent), nil
 }

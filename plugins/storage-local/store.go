@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -75,13 +74,8 @@ func (s *store) Info(context.Context) (sdk.Info, error) {
 // Configure opens (creating it 0750 if missing) the root directory.
 func (s *store) Configure(_ context.Context, configJSON []byte) error {
 	var cfg config
-	dec := json.NewDecoder(bytes.NewReader(configJSON))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		return fmt.Errorf("storage-local: config: %v: %w", err, sdk.ErrInvalidConfig)
-	}
-	if dec.More() {
-		return fmt.Errorf("storage-local: config: trailing data after the object: %w", sdk.ErrInvalidConfig)
+	if err := sdk.DecodeConfig("storage-local", configJSON, &cfg); err != nil {
+		return err
 	}
 	if cfg.Root == "" || !filepath.IsAbs(cfg.Root) {
 		return fmt.Errorf("storage-local: config: root %q must be an absolute directory: %w", cfg.Root, sdk.ErrInvalidConfig)
