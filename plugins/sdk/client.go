@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"regexp"
 	"slices"
@@ -86,6 +87,7 @@ type Client struct {
 	info    Info
 	version int
 	pid     int
+	side    []*net.UnixConn // the side channels the typed client uses; Kill closes them
 }
 
 // Launch starts the plugin (or attaches to it), negotiates an API version,
@@ -132,9 +134,24 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 		pcfg.GRPCDialOptions = append(pcfg.GRPCDialOptions, storageDialOptions()...)
 	}
 	c := &Client{kind: cfg.Kind}
+	var side []*net.UnixConn // the host's ends of the side channels, until a client owns them
+	defer func() {
+		for _, sc := range side {
+			sc.Close()
+		}
+	}()
 	if cfg.Path != "" {
 		c.cmd = exec.Command(cfg.Path)
 		c.cmd.Env = append(append(c.cmd.Env, cfg.Env...), LogLevelEnv+"="+logger.GetLevel().String())
+		if n := sideChannelCount(cfg.Kind); n > 0 {
+			host, child, err := newSideChannels(n)
+			if err != nil {
+				return nil, fmt.Errorf("launch: %w", err)
+			}
+			side = host
+			c.cmd.ExtraFiles = child
+			c.cmd.Env = append(c.cmd.Env, sideChannelsEnv+"="+strconv.Itoa(n))
+		}
 		setProcessAttributes(c.cmd)
 		pcfg.Cmd = c.cmd
 		pcfg.AutoMTLS = true
@@ -155,6 +172,12 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 	}
 
 	rpc, err := c.pc.Client()
+	if c.cmd != nil {
+		// The plugin has its copies now (or never will).
+		for _, f := range c.cmd.ExtraFiles {
+			f.Close()
+		}
+	}
 	if err != nil {
 		return fail(startError(cfg, accept, err))
 	}
@@ -168,6 +191,10 @@ func Launch(ctx context.Context, cfg LaunchConfig) (*Client, error) {
 	}
 	c.impl = raw.(Plugin)
 	c.done = raw.(doneNotifier).connDone()
+	if u, ok := raw.(sideChannelUser); ok && len(side) > 0 {
+		u.useSideChannels(side)
+		c.side, side = side, nil
+	}
 
 	callCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -282,6 +309,9 @@ func (c *Client) Kill() {
 		// connection is ours to close. Its Close would also ask the server
 		// to shut down, racing with that owner.
 		_ = gc.Conn.Close()
+	}
+	for _, sc := range c.side {
+		sc.Close()
 	}
 	c.pc.Kill()
 }

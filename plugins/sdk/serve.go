@@ -69,6 +69,7 @@ func serve(kind Kind, impl Plugin) {
 			defer stop()
 		}
 	}
+	serveSideChannels(kind, impl)
 	plugin.Serve(cfg)
 }
 
