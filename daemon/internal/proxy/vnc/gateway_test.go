@@ -449,3 +449,22 @@ func TestLoadOrCreateCertificate(t *testing.T) {
 		t.Error("half a pair was accepted or replaced")
 	}
 }
+
+func TestDefaultHostsNamesEachOnce(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:5900", "0.0.0.0:5900", "10.1.2.3:5900"} {
+		hosts := defaultHosts(listen)
+		seen := map[string]bool{}
+		for _, h := range hosts {
+			if seen[h] {
+				t.Errorf("defaultHosts(%q) = %q: %q twice", listen, hosts, h)
+			}
+			seen[h] = true
+		}
+		if !seen["localhost"] || !seen["127.0.0.1"] {
+			t.Errorf("defaultHosts(%q) = %q: want localhost and 127.0.0.1", listen, hosts)
+		}
+	}
+	if hosts := defaultHosts("10.1.2.3:5900"); !slices.Contains(hosts, "10.1.2.3") {
+		t.Errorf("defaultHosts = %q: want the listen address", hosts)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -130,7 +131,7 @@ func writeFileAtomic(path string, data []byte) error {
 }
 
 // defaultHosts are the names a generated certificate covers when none are
-// configured.
+// configured, each once.
 func defaultHosts(listenAddr string) []string {
 	hosts := []string{"localhost", "127.0.0.1"}
 	if h, _, err := net.SplitHostPort(listenAddr); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
@@ -139,5 +140,6 @@ func defaultHosts(listenAddr string) []string {
 	if name, err := os.Hostname(); err == nil && name != "" {
 		hosts = append(hosts, name)
 	}
-	return hosts
+	slices.Sort(hosts)
+	return slices.Compact(hosts)
 }
