@@ -453,6 +453,10 @@ func TestCheckConfig(t *testing.T) {
 				t.Errorf("vigild %q: exit %d, stdout %q, stderr %q (want the sink and %s named)", args, code, out, tail(errOut, 300), ca)
 			}
 		}
+		out, errOut, code := e2e.Run(t, exec.Command(e2e.Bin("vigilctl"), "--config", path, "config", "check"))
+		if code == 0 || !strings.Contains(errOut, `log.sink "siem"`) || !strings.Contains(errOut, ca) {
+			t.Errorf("vigilctl config check: exit %d, stdout %q, stderr %q (want the sink and %s named)", code, out, tail(errOut, 300), ca)
+		}
 	})
 	t.Run("good", func(t *testing.T) {
 		out, errOut, code := e2e.Run(t, exec.Command(e2e.Bin("vigild"), "--check-config", "--config", v.ConfigPath))

@@ -9,6 +9,7 @@ import (
 	"github.com/vigilgw/vigil/daemon/internal/cli"
 	"github.com/vigilgw/vigil/daemon/internal/config"
 	"github.com/vigilgw/vigil/daemon/internal/keys"
+	"github.com/vigilgw/vigil/daemon/internal/logsink"
 	"github.com/vigilgw/vigil/plugins/sdk/capture"
 )
 
@@ -31,6 +32,13 @@ func (a *app) configCmd() *cli.Command {
 			Run: func(e *cli.Env) error {
 				if err := config.Check(a.configPath); err != nil {
 					return err
+				}
+				cfg, _, err := config.Load(a.configPath)
+				if err != nil {
+					return err
+				}
+				if err := logsink.CheckAll(cfg); err != nil {
+					return fmt.Errorf("config: %s: %w", a.configPath, err)
 				}
 				fmt.Fprintf(e.Stdout, "%s: ok\n", a.configPath)
 				return nil

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vigilgw/vigil/daemon/internal/app"
 	"github.com/vigilgw/vigil/daemon/internal/config"
+	"github.com/vigilgw/vigil/daemon/internal/logsink"
 	"github.com/vigilgw/vigil/daemon/internal/version"
 )
 
@@ -69,7 +70,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		if err := app.CheckSinks(cfg); err != nil {
+		if err := logsink.CheckAll(cfg); err != nil {
 			return fmt.Errorf("config: %s: %w", *path, err)
 		}
 		fmt.Printf("%s: ok\n", *path)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -37,36 +36,10 @@ func (d *Daemon) startSinks(ctx context.Context) error {
 	return nil
 }
 
-// CheckSinks reports a [[log.sink]] that vigild could not start (a TLS
-// syslog sink whose CA or certificate file is unreadable or holds none),
-// without opening anything: what `vigild --check-config` adds to the
-// configuration's own checks.
-func CheckSinks(cfg *config.Config) error {
-	var errs []error
-	for _, s := range cfg.Log.Sinks {
-		if err := sinkConfig(s).Check(); err != nil {
-			errs = append(errs, fmt.Errorf("log.sink %q: %w", s.Name, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// sinkConfig maps one [[log.sink]] onto the sink package's config.
-func sinkConfig(s config.Sink) logsink.Config {
-	return logsink.Config{
-		Name: s.Name, Type: s.Type, Format: s.Format, Components: s.Components,
-		Path: s.Path, MaxSize: int64(s.MaxSize), MaxAge: s.MaxAge, Retention: s.Retention,
-		Address: s.Address, Transport: s.Transport, Framing: s.Framing, RFC: s.RFC,
-		Facility: s.Facility, AppName: s.AppName, UDPMaxSize: s.UDPMaxSize, UDPOversize: s.UDPOversize,
-		TLSCAFile: s.TLSCA, TLSCertFile: s.TLSCert, TLSKeyFile: s.TLSKey, TLSServerName: s.TLSServerName,
-		TLSSkipVerify: s.TLSSkipVerify, BufferMaxBytes: int64(s.BufferMaxBytes), BufferMaxAge: s.BufferMaxAge,
-	}
-}
-
 func (ss *sinkSet) apply(cfg *config.Config) error {
 	var want []logsink.Config
 	for _, s := range cfg.Log.Sinks {
-		want = append(want, sinkConfig(s))
+		want = append(want, logsink.FromConfig(s))
 	}
 	// Build every new sink first: a bad one refuses the whole reload and
 	// the running sinks stay as they are.
