@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"strconv"
 	"time"
 
@@ -44,7 +42,7 @@ func (d *Daemon) startSSH(ctx context.Context) error {
 		Admission:     admitter{d},
 		Events:        d.bus,
 		Sessions:      d.sessions,
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "ssh"),
+		Logger:        d.slogger("ssh"),
 	})
 	if err != nil {
 		ln.Close()

@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"path/filepath"
 
 	vncproxy "github.com/vigilgw/vigil/daemon/internal/proxy/vnc"
@@ -35,7 +33,7 @@ func (d *Daemon) startVNC(ctx context.Context) error {
 		Admission:     admitter{d},
 		Events:        d.bus,
 		Sessions:      d.sessions,
-		Logger:        slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "vnc"),
+		Logger:        d.slogger("vnc"),
 	})
 	if err != nil {
 		return err

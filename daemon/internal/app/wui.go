@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -32,7 +31,7 @@ func (d *Daemon) startWUI(ctx context.Context) error {
 	srv, err := wui.New(wui.Config{
 		CertFile: cert, KeyFile: key, SelfSigned: self, CertHosts: []string{host},
 		Version: version.Version, Hostname: host, AccessLog: access,
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, nil)).With("component", "wui"),
+		Logger:      d.slogger("wui"),
 		IdleTimeout: min(cfg.WUI.SessionTimeout, wui.DefaultIdleTimeout), AbsoluteTimeout: cfg.WUI.SessionTimeout,
 		// Logins outlive a restart of vigild.
 		LoginsFile: filepath.Join(cfg.StateDir, "wui_logins.json"),
