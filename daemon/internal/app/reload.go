@@ -81,6 +81,8 @@ func restartPending(old, cfg *config.Config) []string {
 		check("recording.record_input (VNC gateway)", old.Recording.RecordInput != cfg.Recording.RecordInput)
 		check("vnc.tls_cert", old.VNC.TLSCert != cfg.VNC.TLSCert)
 		check("vnc.tls_key", old.VNC.TLSKey != cfg.VNC.TLSKey)
+		check("vnc.login_grace", old.VNC.LoginGrace != cfg.VNC.LoginGrace)
+		check("vnc.idle_timeout", old.VNC.IdleTimeout != cfg.VNC.IdleTimeout)
 	}
 	return keys
 }

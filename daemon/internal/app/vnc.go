@@ -26,6 +26,7 @@ func (d *Daemon) startVNC(ctx context.Context) error {
 	// 127.0.0.1 and the host name (vncproxy's defaults).
 	srv, err := vncproxy.New(vncproxy.Config{
 		ListenAddr: cfg.VNC.Listen, TLSCertFile: cert, TLSKeyFile: key,
+		LoginGrace: cfg.VNC.LoginGrace, IdleTimeout: cfg.VNC.IdleTimeout,
 		RecordInput:   cfg.Recording.RecordInput,
 		Authenticator: vncAuth{storeAuth{d.store}},
 		Targets:       vncTargets{storeTargets{d.store, store.ProtocolVNC}},

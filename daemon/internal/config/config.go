@@ -62,6 +62,10 @@ type VNC struct {
 	Listen  string `toml:"listen"`
 	TLSCert string `toml:"tls_cert" vigil:"path"` // empty: self-signed, made on first start
 	TLSKey  string `toml:"tls_key" vigil:"path"`
+	// LoginGrace bounds the time from accept to a session with the target.
+	LoginGrace time.Duration `toml:"login_grace"`
+	// IdleTimeout ends a session without key or pointer input this long.
+	IdleTimeout time.Duration `toml:"idle_timeout"` // 0: none
 }
 
 // WUI is the [wui] table: the web UI listener and its login policy.
@@ -172,7 +176,7 @@ func Default() *Config {
 			LoginGrace:   30 * time.Second,
 			MaxAuthTries: 6,
 		},
-		VNC: VNC{Enabled: true, Listen: "127.0.0.1:5900"},
+		VNC: VNC{Enabled: true, Listen: "127.0.0.1:5900", LoginGrace: time.Minute},
 		WUI: WUI{
 			Enabled:         true,
 			Listen:          "127.0.0.1:8443",

@@ -73,6 +73,8 @@ func TestDefaults(t *testing.T) {
 		"vnc.listen":                         `"127.0.0.1:5900"`,
 		"vnc.tls_cert":                       `""`,
 		"vnc.tls_key":                        `""`,
+		"vnc.login_grace":                    `"1m"`,
+		"vnc.idle_timeout":                   `"0"`,
 		"wui.enabled":                        `true`,
 		"wui.listen":                         `"127.0.0.1:8443"`,
 		"wui.tls_cert":                       `""`,

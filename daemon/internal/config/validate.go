@@ -241,6 +241,8 @@ func (c *Config) checkListeners(k checker) {
 	k.absPath("vnc.tls_cert", &c.VNC.TLSCert, false)
 	k.absPath("vnc.tls_key", &c.VNC.TLSKey, false)
 	k.tlsPair("vnc", c.VNC.TLSCert, c.VNC.TLSKey)
+	k.durAtLeast("vnc.login_grace", c.VNC.LoginGrace, time.Second)
+	k.durAtLeast("vnc.idle_timeout", c.VNC.IdleTimeout, 0)
 
 	w := &c.WUI
 	k.listen("wui.listen", w.Listen, w.Enabled)
