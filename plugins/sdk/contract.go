@@ -108,6 +108,13 @@ type Storage interface {
 	// or -1 when unknown; a known size or opts.SHA256 that the content does
 	// not match fails with ErrContentMismatch. If r fails, Put fails with an
 	// error wrapping r's and leaves any earlier version intact.
+	//
+	// When r is an *os.File whose content from its offset is exactly size
+	// bytes of a regular file, the host passes a launched plugin the file
+	// itself rather than its bytes (storage_side.go): the implementation's
+	// r is then also an io.ReaderAt and io.Seeker over that content, to
+	// read it in parallel; the file is at the content's end once Put
+	// succeeded. Other readers are streamed.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)
 	// Get returns the bytes [offset, offset+length) of the object; length < 0
 	// means to the end. A range running past the end stops at the end; an

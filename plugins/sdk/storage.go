@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -28,7 +30,7 @@ var _ plugin.GRPCPlugin = (*StoragePlugin)(nil)
 
 // GRPCServer registers the plugin's implementation.
 func (p *StoragePlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	storagev1.RegisterStorageServer(s, &storageServer{impl: p.Impl})
+	storagev1.RegisterStorageServer(s, &storageServer{impl: p.Impl, files: storageInbox.Load()})
 	return nil
 }
 
@@ -65,7 +67,8 @@ func objectInfoFromProto(p *storagev1.ObjectInfo) ObjectInfo {
 // storageServer is the plugin side.
 type storageServer struct {
 	storagev1.UnimplementedStorageServer
-	impl Storage
+	impl  Storage
+	files *fileInbox // the files the host passes; nil without side channels
 }
 
 func (s *storageServer) Info(ctx context.Context, _ *commonv1.InfoRequest) (*commonv1.InfoResponse, error) {
@@ -85,15 +88,39 @@ func (s *storageServer) Put(stream grpc.ClientStreamingServer[storagev1.PutReque
 	if h == nil {
 		return toStatus(errors.New("sdk: storage put: the stream did not start with a header"))
 	}
-	r := &putReader{stream: stream}
-	defer r.close()
-	info, err := s.impl.Put(stream.Context(), h.GetKey(), r, h.GetSize(), PutOptions{
-		ContentType: h.GetContentType(), Metadata: h.GetMetadata(), SHA256: h.GetSha256(),
-	})
+	opts := PutOptions{ContentType: h.GetContentType(), Metadata: h.GetMetadata(), SHA256: h.GetSha256()}
+	var info ObjectInfo
+	if tok := h.GetFileToken(); tok != 0 {
+		info, err = s.putFile(stream.Context(), h, opts)
+	} else {
+		r := &putReader{stream: stream}
+		defer r.close()
+		info, err = s.impl.Put(stream.Context(), h.GetKey(), r, h.GetSize(), opts)
+	}
 	if err != nil {
 		return toStatus(err)
 	}
 	return stream.SendAndClose(&storagev1.PutResponse{Info: objectInfoToProto(info)})
+}
+
+// putFile is a Put whose content is a file the host passed on the side
+// channel: the implementation reads it where it lies, and it is closed
+// once the Put is over.
+func (s *storageServer) putFile(ctx context.Context, h *storagev1.PutHeader, opts PutOptions) (ObjectInfo, error) {
+	if s.files == nil {
+		return ObjectInfo{}, errors.New("sdk: storage put: content passed as a file, but the plugin has no side channel")
+	}
+	f, err := s.files.claim(ctx, h.GetFileToken())
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	content, err := openFileContent(f, h.GetFileOffset(), h.GetSize())
+	if err != nil {
+		f.Close()
+		return ObjectInfo{}, err
+	}
+	defer content.close()
+	return s.impl.Put(ctx, h.GetKey(), content, h.GetSize(), opts)
 }
 
 // putReader is the content of a Put as the plugin's implementation reads
@@ -212,7 +239,16 @@ func (s *storageServer) Presign(ctx context.Context, req *storagev1.PresignReque
 // storageClient is the host side.
 type storageClient struct {
 	clientBase
-	c storagev1.StorageClient
+	c     storagev1.StorageClient
+	files atomic.Pointer[fileSender] // the side channel; nil without one
+}
+
+var _ sideChannelUser = (*storageClient)(nil)
+
+// useSideChannels passes the content of Puts that is a file on the first
+// side channel (storage_side.go).
+func (c *storageClient) useSideChannels(conns []*net.UnixConn) {
+	c.files.Store(newFileSender(conns[0]))
 }
 
 var _ Storage = (*storageClient)(nil)
@@ -241,20 +277,43 @@ func (c *storageClient) Put(ctx context.Context, key string, r io.Reader, size i
 	if err := wireKey("put", key); err != nil {
 		return ObjectInfo{}, err
 	}
+	op := fmt.Sprintf("storage put %q", key)
+	header := &storagev1.PutHeader{
+		Key: key, Size: size, ContentType: opts.ContentType, Metadata: opts.Metadata, Sha256: opts.SHA256,
+	}
+	if fs := c.files.Load(); fs != nil {
+		if f, off, ok := passableFile(r, size); ok {
+			if tok, err := fs.send(f); err == nil {
+				header.FileToken, header.FileOffset = tok, off
+				info, err := c.put(ctx, op, header, nil)
+				if err != nil {
+					return ObjectInfo{}, err
+				}
+				// Where reading the content would have left it.
+				if _, err := f.Seek(off+size, io.SeekStart); err != nil {
+					return ObjectInfo{}, fmt.Errorf("sdk: %s: %w", op, err)
+				}
+				return info, nil
+			}
+			// The plugin is gone or going: streaming says how.
+		}
+	}
+	return c.put(ctx, op, header, r)
+}
+
+// put makes the Put call: the header, then r's content in chunks (none
+// when r is nil: the header names a passed file).
+func (c *storageClient) put(ctx context.Context, op string, header *storagev1.PutHeader, r io.Reader) (ObjectInfo, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	op := fmt.Sprintf("storage put %q", key)
 	stream, err := c.c.Put(ctx)
 	if err != nil {
 		return ObjectInfo{}, callError(op, fromStatus(ctx, c.done, err))
 	}
-	header := &storagev1.PutRequest{Msg: &storagev1.PutRequest_Header{Header: &storagev1.PutHeader{
-		Key: key, Size: size, ContentType: opts.ContentType, Metadata: opts.Metadata, Sha256: opts.SHA256,
-	}}}
-	if err := stream.Send(header); err != nil {
+	if err := stream.Send(&storagev1.PutRequest{Msg: &storagev1.PutRequest_Header{Header: header}}); err != nil {
 		return ObjectInfo{}, c.putFailed(ctx, op, stream, err)
 	}
-	for {
+	for r != nil {
 		buf := contentPool.Get(chunkSize)
 		n, rerr := io.ReadFull(r, *buf)
 		if n > 0 {

@@ -178,10 +178,27 @@ type put struct {
 	partSize int64
 }
 
+// contentFile is content that can be read at any offset: a file the host
+// passed (sdk's side channel), or any io.ReaderAt and io.Seeker.
+type contentFile interface {
+	io.ReaderAt
+	io.Seeker
+}
+
 // run reads the first part. Content that ends within it goes in one PUT,
 // checked before anything is sent; longer content goes in a multipart
-// upload, checked before the upload is completed.
+// upload, checked before the upload is completed. Longer content of known
+// size in a file is uploaded from where it lies (multipartAt).
 func (p *put) run(ctx context.Context, r io.Reader) (sdk.ObjectInfo, error) {
+	if f, ok := r.(contentFile); ok && p.size > p.partSize {
+		if base, err := f.Seek(0, io.SeekCurrent); err == nil {
+			info, err := p.multipartAt(ctx, f, base)
+			if err == nil {
+				_, err = f.Seek(base+p.size, io.SeekStart)
+			}
+			return info, err
+		}
+	}
 	bufSize := p.partSize
 	if p.size >= 0 && p.size < p.partSize {
 		// One byte more than declared, to see content that is too long.
@@ -261,14 +278,13 @@ func (p *put) info(n int64, sum string, mod time.Time) sdk.ObjectInfo {
 	}
 }
 
-// multipart uploads first and the rest of r in parts, up to
-// maxConcurrency at once, while the next part is read; a goroutine of its
-// own hashes the parts in order meanwhile. The SHA-256 goes into the
-// object's metadata at the start, so it is stored only when it was
-// declared; the content is checked against the declaration before the
-// upload is completed, and any failure aborts it, so no object (and no
-// stray parts) is left behind.
-func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.ObjectInfo, error) {
+// multipartUpload runs a multipart upload: upload sends the parts and
+// returns them with the content's length and SHA-256, which are checked
+// against the declaration before the upload is completed. The SHA-256 goes
+// into the object's metadata at the start, so it is stored only when it
+// was declared. Any failure aborts the upload, so no object (and no stray
+// parts) is left behind.
+func (p *put) multipartUpload(ctx context.Context, upload func(ctx context.Context, uploadID string) ([]minio.CompletePart, int64, string, error)) (sdk.ObjectInfo, error) {
 	meta, err := encodeMetadata(p.opts.Metadata, p.want)
 	if err != nil {
 		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %w", p.key, err)
@@ -287,30 +303,125 @@ func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.Obj
 			_ = p.b.core.AbortMultipartUpload(actx, p.b.bucket, p.name, uploadID)
 		}
 	}()
-
 	pctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	m := &parts{p: p, ctx: pctx, cancel: cancel, uploadID: uploadID, first: first,
-		free: make(chan []byte, p.b.maxConcurrency+1), hashing: make(chan *part, p.b.maxConcurrency+1), hashed: make(chan []byte)}
-	go m.hash()
-	total := m.send(r)
-	close(m.hashing)
-	sum := hex.EncodeToString(<-m.hashed)
-	m.wg.Wait()
-	m.recycle()
-	if cause := context.Cause(pctx); cause != nil {
-		return sdk.ObjectInfo{}, cause
+	done, total, sum, err := upload(pctx, uploadID)
+	if err != nil {
+		return sdk.ObjectInfo{}, err
 	}
 	if err := p.check(total, sum); err != nil {
 		return sdk.ObjectInfo{}, err
 	}
-	slices.SortFunc(m.done, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
-	up, err := p.b.core.CompleteMultipartUpload(ctx, p.b.bucket, p.name, uploadID, m.done, minio.PutObjectOptions{})
+	slices.SortFunc(done, func(a, b minio.CompletePart) int { return a.PartNumber - b.PartNumber })
+	up, err := p.b.core.CompleteMultipartUpload(ctx, p.b.bucket, p.name, uploadID, done, minio.PutObjectOptions{})
 	if err != nil {
 		return sdk.ObjectInfo{}, callError("put", p.key, err)
 	}
 	completed = true
 	return p.info(total, sum, up.LastModified), nil
+}
+
+// multipart uploads first and the rest of r in parts, up to
+// maxConcurrency at once, while the next part is read; a goroutine of its
+// own hashes the parts in order meanwhile.
+func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.ObjectInfo, error) {
+	return p.multipartUpload(ctx, func(ctx context.Context, uploadID string) ([]minio.CompletePart, int64, string, error) {
+		pctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		m := &parts{p: p, ctx: pctx, cancel: cancel, uploadID: uploadID, first: first,
+			free: make(chan []byte, p.b.maxConcurrency+1), hashing: make(chan *part, p.b.maxConcurrency+1), hashed: make(chan []byte)}
+		go m.hash()
+		total := m.send(r)
+		close(m.hashing)
+		sum := hex.EncodeToString(<-m.hashed)
+		m.wg.Wait()
+		m.recycle()
+		return m.done, total, sum, context.Cause(pctx)
+	})
+}
+
+// multipartAt uploads the p.size bytes of f from base in parts read
+// straight from f, up to maxConcurrency at once, as minio-go's PutObject
+// does with an io.ReaderAt: no part is copied into a buffer. A goroutine
+// of its own reads the content in order meanwhile and hashes it.
+func (p *put) multipartAt(ctx context.Context, f io.ReaderAt, base int64) (sdk.ObjectInfo, error) {
+	// The content must be exactly p.size bytes: a file that is longer or
+	// shorter is refused before anything is sent.
+	var probe [1]byte
+	if _, err := f.ReadAt(probe[:], base+p.size-1); err != nil {
+		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("fewer than the declared %d bytes", p.size))
+	}
+	if n, _ := f.ReadAt(probe[:], base+p.size); n > 0 {
+		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size))
+	}
+	return p.multipartUpload(ctx, func(ctx context.Context, uploadID string) ([]minio.CompletePart, int64, string, error) {
+		pctx, cancel := context.WithCancelCause(ctx)
+		defer cancel(nil)
+		hashed := make(chan string, 1)
+		go func() {
+			sum, err := hashAt(pctx, f, base, p.size)
+			if err != nil {
+				cancel(fmt.Errorf("storage-s3: put %q: read content: %w", p.key, err))
+			}
+			hashed <- sum
+		}()
+		nparts := int((p.size + p.partSize - 1) / p.partSize)
+		nums := make(chan int)
+		done := make([]minio.CompletePart, nparts)
+		var wg sync.WaitGroup
+		for range min(p.b.maxConcurrency, nparts) {
+			wg.Go(func() {
+				for num := range nums {
+					off := int64(num-1) * p.partSize
+					n := min(p.partSize, p.size-off)
+					up, err := p.b.core.PutObjectPart(pctx, p.b.bucket, p.name, uploadID, num,
+						io.NewSectionReader(f, base+off, n), n, minio.PutObjectPartOptions{})
+					if err != nil {
+						cancel(callError(fmt.Sprintf("put part %d of", num), p.key, err))
+						continue
+					}
+					done[num-1] = minio.CompletePart{PartNumber: num, ETag: up.ETag}
+				}
+			})
+		}
+		for num := 1; num <= nparts && pctx.Err() == nil; num++ {
+			select {
+			case nums <- num:
+			case <-pctx.Done():
+			}
+		}
+		close(nums)
+		wg.Wait()
+		sum := <-hashed
+		return done, p.size, sum, context.Cause(pctx)
+	})
+}
+
+// hashBufferSize is what hashAt reads at once.
+const hashBufferSize = 1 << 20
+
+var hashBuffers = sync.Pool{New: func() any { return new([hashBufferSize]byte) }}
+
+// hashAt returns the SHA-256 of the size bytes of f from base, in hex.
+func hashAt(ctx context.Context, f io.ReaderAt, base, size int64) (string, error) {
+	buf := hashBuffers.Get().(*[hashBufferSize]byte)
+	defer hashBuffers.Put(buf)
+	h := sha256.New()
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], base+off)
+		h.Write(buf[:n])
+		off += int64(n)
+		if err != nil && off < size {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // parts is a multipart upload's parts in flight. A part buffer goes back

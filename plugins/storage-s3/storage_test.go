@@ -88,31 +88,38 @@ func TestMultipartChecks(t *testing.T) {
 	content := randomBytes(1, 12<<20+12345) // three parts of 5 MiB
 	errBoom := errors.New("boom")
 
-	for _, c := range []struct {
-		name string
-		r    io.Reader
-		size int64
-		sum  string
-		want error
-	}{
-		{"wrong sha256", bytes.NewReader(content), int64(len(content)), hexSHA([]byte("other")), sdk.ErrContentMismatch},
-		{"wrong sha256 unknown size", bytes.NewReader(content), -1, hexSHA([]byte("other")), sdk.ErrContentMismatch},
-		{"too long", bytes.NewReader(content), int64(len(content)) - 1, "", sdk.ErrContentMismatch},
-		{"too long by parts", bytes.NewReader(content), 6 << 20, "", sdk.ErrContentMismatch},
-		{"too short", bytes.NewReader(content), int64(len(content)) + 1, "", sdk.ErrContentMismatch},
-		{"reader fails", &failAfter{bytes.NewReader(content), errBoom}, int64(len(content)), "", errBoom},
-		{"malformed declared sha256", bytes.NewReader(content), int64(len(content)), "xyz", sdk.ErrContentMismatch},
+	// Content that is an io.ReaderAt is uploaded straight from it
+	// (multipartAt); any other is read part by part (multipart).
+	for how, wrap := range map[string]func(*bytes.Reader) io.Reader{
+		"readerat": func(r *bytes.Reader) io.Reader { return r },
+		"stream":   func(r *bytes.Reader) io.Reader { return struct{ io.Reader }{r} },
 	} {
-		t.Run(c.name, func(t *testing.T) {
-			key := "refused/" + strings.ReplaceAll(c.name, " ", "-")
-			_, err := s.Put(ctx, key, c.r, c.size, sdk.PutOptions{SHA256: c.sum})
-			if !errors.Is(err, c.want) {
-				t.Fatalf("Put: %v, want an error wrapping %v", err, c.want)
-			}
-			if _, err := s.Head(ctx, key); !errors.Is(err, sdk.ErrNotFound) {
-				t.Fatalf("Head after a refused Put: %v, want ErrNotFound", err)
-			}
-		})
+		for _, c := range []struct {
+			name string
+			r    io.Reader
+			size int64
+			sum  string
+			want error
+		}{
+			{"wrong sha256", wrap(bytes.NewReader(content)), int64(len(content)), hexSHA([]byte("other")), sdk.ErrContentMismatch},
+			{"wrong sha256 unknown size", wrap(bytes.NewReader(content)), -1, hexSHA([]byte("other")), sdk.ErrContentMismatch},
+			{"too long", wrap(bytes.NewReader(content)), int64(len(content)) - 1, "", sdk.ErrContentMismatch},
+			{"too long by parts", wrap(bytes.NewReader(content)), 6 << 20, "", sdk.ErrContentMismatch},
+			{"too short", wrap(bytes.NewReader(content)), int64(len(content)) + 1, "", sdk.ErrContentMismatch},
+			{"reader fails", &failAfter{bytes.NewReader(content), errBoom}, int64(len(content)), "", errBoom},
+			{"malformed declared sha256", wrap(bytes.NewReader(content)), int64(len(content)), "xyz", sdk.ErrContentMismatch},
+		} {
+			t.Run(how+"/"+c.name, func(t *testing.T) {
+				key := "refused/" + how + "/" + strings.ReplaceAll(c.name, " ", "-")
+				_, err := s.Put(ctx, key, c.r, c.size, sdk.PutOptions{SHA256: c.sum})
+				if !errors.Is(err, c.want) {
+					t.Fatalf("Put: %v, want an error wrapping %v", err, c.want)
+				}
+				if _, err := s.Head(ctx, key); !errors.Is(err, sdk.ErrNotFound) {
+					t.Fatalf("Head after a refused Put: %v, want ErrNotFound", err)
+				}
+			})
+		}
 	}
 	if open := incomplete(t, srv, "multipart"); len(open) > 0 {
 		t.Fatalf("multipart uploads left open: %q", open)

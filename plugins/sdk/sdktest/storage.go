@@ -11,6 +11,8 @@ import (
 	"io"
 	"maps"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -40,6 +42,7 @@ func StorageConformance(t *testing.T, newStorage func(t *testing.T) sdk.Storage)
 		{"ContentMismatch", storageContentMismatch},
 		{"CanceledPut", storageCanceledPut},
 		{"LargeObject", storageLargeObject},
+		{"FromFiles", storageFromFiles},
 		{"ConcurrentPuts", storageConcurrentPuts},
 		{"List", storageList},
 		{"Metadata", storageMetadata},
@@ -382,6 +385,83 @@ func storageLargeObject(t *testing.T, s sdk.Storage, p string) {
 		t.Fatalf("Head = %+v, %v", head, err)
 	}
 	checkSHA256(t, "Head", head.SHA256, content)
+}
+
+// contentFile writes junk and then content to a new file, opens it
+// read-only and leaves it at content's first byte, as the recording
+// pipeline hands a spool file to Put (a launched plugin is passed the file
+// itself; see sdk's storage side channel).
+func contentFile(t *testing.T, junk, content []byte) *os.File {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "content")
+	if err := os.WriteFile(path, append(slices.Clip(junk), content...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	if _, err := f.Seek(int64(len(junk)), io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// storageFromFiles puts content that is an open file, from an offset:
+// what is stored is the file from there, checked against the declared
+// size and SHA-256 like any other content.
+func storageFromFiles(t *testing.T, s sdk.Storage, p string) {
+	ctx := context.Background()
+	junk := []byte("not part of the content")
+	for _, size := range []int{0, 1000, largeSize + 12345} {
+		content := pattern(uint64(size), size)
+		key := fmt.Sprintf("%sok-%d", p, size)
+		f := contentFile(t, junk, content)
+		info, err := s.Put(ctx, key, f, int64(size), sdk.PutOptions{SHA256: sha256Hex(content)})
+		if err != nil {
+			t.Fatalf("Put(%q) of a %d-byte file: %v", key, size, err)
+		}
+		if info.Size != int64(size) {
+			t.Fatalf("Put(%q) returned size %d, want %d", key, info.Size, size)
+		}
+		checkSHA256(t, "Put", info.SHA256, content)
+		if got, _ := get(t, s, key, 0, -1); !bytes.Equal(got, content) {
+			t.Fatalf("Get(%q) = %d bytes that differ from the %d put from the file", key, len(got), size)
+		}
+	}
+
+	// Refused: nothing is stored, and an earlier version survives.
+	content := pattern(9, largeSize+12345)
+	kept := p + "ok-1000"
+	for _, c := range []struct {
+		name string
+		file []byte
+		size int64
+		sum  string
+	}{
+		{"wrong sha256", content, int64(len(content)), sha256Hex([]byte("other"))},
+		{"wrong sha256, small", content[:1000], 1000, sha256Hex([]byte("other"))},
+		{"file shorter than declared", content, int64(len(content)) + 1, ""},
+		{"file longer than declared", content, int64(len(content)) - 1, sha256Hex(content[:len(content)-1])},
+	} {
+		for _, key := range []string{kept, p + "never"} {
+			_, err := s.Put(ctx, key, contentFile(t, junk, c.file), c.size, sdk.PutOptions{SHA256: c.sum})
+			wantErr(t, fmt.Sprintf("%s: Put(%q)", c.name, key), err, sdk.ErrContentMismatch)
+		}
+	}
+	if got, _ := get(t, s, kept, 0, -1); !bytes.Equal(got, pattern(1000, 1000)) {
+		t.Fatal("an earlier version did not survive refused Puts from files")
+	}
+	_, err := s.Head(ctx, p+"never")
+	wantErr(t, "Head of a key whose Puts from files were all refused", err, sdk.ErrNotFound)
+	objs, err := s.List(ctx, p)
+	if err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	if keys, want := objectKeys(objs), []string{p + "ok-0", p + "ok-1000", p + fmt.Sprintf("ok-%d", largeSize+12345)}; !slices.Equal(keys, want) {
+		t.Fatalf("List(%q) = %q, want %q", p, keys, want)
+	}
 }
 
 // oneByOne hands out content in uneven small reads, as a network source

@@ -112,10 +112,16 @@ type PutHeader struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Key   string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	// size is -1 when unknown.
-	Size          int64             `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
-	ContentType   string            `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
-	Metadata      map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Sha256        string            `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	Size        int64             `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	ContentType string            `protobuf:"bytes,3,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Metadata    map[string]string `protobuf:"bytes,4,rep,name=metadata,proto3" json:"metadata,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Sha256      string            `protobuf:"bytes,5,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// file_token, when not 0, names the file the host passed on a side
+	// channel (storage_side.go) with this token: the content is its size
+	// bytes from file_offset, and no chunks follow. A plugin that has no
+	// side channels refuses such a Put.
+	FileToken     uint64 `protobuf:"varint,6,opt,name=file_token,json=fileToken,proto3" json:"file_token,omitempty"`
+	FileOffset    int64  `protobuf:"varint,7,opt,name=file_offset,json=fileOffset,proto3" json:"file_offset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -183,6 +189,20 @@ func (x *PutHeader) GetSha256() string {
 		return x.Sha256
 	}
 	return ""
+}
+
+func (x *PutHeader) GetFileToken() uint64 {
+	if x != nil {
+		return x.FileToken
+	}
+	return 0
+}
+
+func (x *PutHeader) GetFileOffset() int64 {
+	if x != nil {
+		return x.FileOffset
+	}
+	return 0
 }
 
 type PutRequest struct {
@@ -829,13 +849,17 @@ const file_storage_v1_storage_proto_rawDesc = "" +
 	"\bmetadata\x18\x06 \x03(\v2*.vigil.storage.v1.ObjectInfo.MetadataEntryR\bmetadata\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf0\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb0\x02\n" +
 	"\tPutHeader\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
 	"\x04size\x18\x02 \x01(\x03R\x04size\x12!\n" +
 	"\fcontent_type\x18\x03 \x01(\tR\vcontentType\x12E\n" +
 	"\bmetadata\x18\x04 \x03(\v2).vigil.storage.v1.PutHeader.MetadataEntryR\bmetadata\x12\x16\n" +
-	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x1a;\n" +
+	"\x06sha256\x18\x05 \x01(\tR\x06sha256\x12\x1d\n" +
+	"\n" +
+	"file_token\x18\x06 \x01(\x04R\tfileToken\x12\x1f\n" +
+	"\vfile_offset\x18\a \x01(\x03R\n" +
+	"fileOffset\x1a;\n" +
 	"\rMetadataEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"b\n" +

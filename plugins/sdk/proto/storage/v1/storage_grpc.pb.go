@@ -40,7 +40,8 @@ type StorageClient interface {
 	Configure(ctx context.Context, in *v1.ConfigureRequest, opts ...grpc.CallOption) (*v1.ConfigureResponse, error)
 	// Put streams one PutHeader, then the content in chunks. The client
 	// cancels the call if its reader fails, so the plugin never commits a
-	// partial object.
+	// partial object. A header with a file_token carries no chunks: the
+	// content is a file the host passed on a side channel.
 	Put(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[PutRequest, PutResponse], error)
 	// Get streams the object's ObjectInfo first, then the requested range in
 	// chunks.
@@ -169,7 +170,8 @@ type StorageServer interface {
 	Configure(context.Context, *v1.ConfigureRequest) (*v1.ConfigureResponse, error)
 	// Put streams one PutHeader, then the content in chunks. The client
 	// cancels the call if its reader fails, so the plugin never commits a
-	// partial object.
+	// partial object. A header with a file_token carries no chunks: the
+	// content is a file the host passed on a side channel.
 	Put(grpc.ClientStreamingServer[PutRequest, PutResponse]) error
 	// Get streams the object's ObjectInfo first, then the requested range in
 	// chunks.
