@@ -29,7 +29,7 @@ func benchEvents() []event.Event {
 }
 
 // BenchmarkFormat compares formatting in process (baseline) with the same
-// formatting through the launched plugin binary over gRPC (vigil); `make
+// formatting through the launched plugin binary (vigil); `make
 // bench` prints vigil/baseline.
 func BenchmarkFormat(b *testing.B) {
 	sdktest.BenchLogFormat(b, newFormatter(), sdktest.PluginBinary(b, ".", "vigil-plugin-logformat-json"), benchEvents())

@@ -26,7 +26,7 @@ func benchBatch() []event.Event {
 }
 
 // BenchmarkFormat formats batches of 512 events in process (baseline) and
-// through the launched plugin over gRPC (vigil); `make bench` prints the
+// through the launched plugin (vigil); `make bench` prints the
 // ratio of their events/s.
 func BenchmarkFormat(b *testing.B) {
 	sdktest.BenchLogFormat(b, newFormatter(), pluginBinary(b), benchBatch())

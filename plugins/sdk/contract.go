@@ -72,6 +72,12 @@ type LogFormatter interface {
 	// Format returns one line per event, in order, without a trailing
 	// newline. A line must never contain a raw newline: user-controlled
 	// values are escaped by the format.
+	//
+	// The events, their strings and their Extra maps are the caller's and
+	// valid only until Format returns: the SDK reuses their memory for the
+	// next batch, so a formatter copies whatever it keeps beyond the call.
+	// The lines it returns may point into the events; the SDK is done with
+	// them before it reuses anything.
 	Format(ctx context.Context, events []event.Event) ([][]byte, error)
 }
 

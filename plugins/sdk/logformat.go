@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 
@@ -112,21 +114,45 @@ func (s *logFormatServer) Format(ctx context.Context, req *logformatv1.FormatReq
 
 type logFormatClient struct {
 	clientBase
-	c logformatv1.LogFormatClient
+	c     logformatv1.LogFormatClient
+	lanes *formatLanes // nil: every call goes over gRPC
 }
 
-var _ LogFormatter = (*logFormatClient)(nil)
+var (
+	_ LogFormatter    = (*logFormatClient)(nil)
+	_ sideChannelUser = (*logFormatClient)(nil)
+)
 
-// Format sends a large batch in a few parts at once, so that the host
-// encodes and decodes, and the plugin formats, on as many cores as there
-// are; each part goes in calls of up to formatBatchBytes. The lines come
-// back in order, one per event; if a call fails, Format cancels the others
-// and returns the first failure.
+// useSideChannels makes conns the client's lanes (logformat_side.go).
+func (c *logFormatClient) useSideChannels(conns []*net.UnixConn) {
+	c.lanes = newFormatLanes(conns)
+}
+
+// Format formats on the plugin's lanes (formatOnLanes) when it has any
+// left, and over gRPC otherwise. Over gRPC it sends a large batch in a few
+// parts at once, so that the host encodes and decodes, and the plugin
+// formats, on as many cores as there are; each part goes in calls of up to
+// formatBatchBytes. The lines come back in order, one per event; if a call
+// fails, Format cancels the others and returns the first failure.
 func (c *logFormatClient) Format(ctx context.Context, events []event.Event) ([][]byte, error) {
 	lines := make([][]byte, len(events))
+	if len(events) == 0 {
+		return lines, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, callError("logformat format", err)
+	}
+	if c.lanes != nil {
+		switch err := c.formatOnLanes(ctx, events, lines); {
+		case err == nil:
+			return lines, nil
+		case !errors.Is(err, errNoLane):
+			return nil, err
+		}
+	}
 	parts := formatParts(len(events))
 	if parts == 1 {
-		if err := c.formatPart(ctx, events, lines); err != nil {
+		if err := c.formatOverGRPC(ctx, events, lines); err != nil {
 			return nil, err
 		}
 		return lines, nil
@@ -141,7 +167,7 @@ func (c *logFormatClient) Format(ctx context.Context, events []event.Event) ([][
 	for i := range parts {
 		lo, hi := i*len(events)/parts, (i+1)*len(events)/parts
 		wg.Go(func() {
-			if err := c.formatPart(ctx, events[lo:hi], lines[lo:hi]); err != nil {
+			if err := c.formatOverGRPC(ctx, events[lo:hi], lines[lo:hi]); err != nil {
 				once.Do(func() {
 					first = err
 					cancel()
@@ -165,21 +191,13 @@ func formatParts(n int) int {
 // minFormatPart is the fewest events worth a call of their own.
 const minFormatPart = 64
 
-// formatPart formats events into lines (as many), in calls of up to
-// formatBatchBytes each.
-func (c *logFormatClient) formatPart(ctx context.Context, events []event.Event, lines [][]byte) error {
+// formatOverGRPC formats events into lines (as many), in gRPC calls of up
+// to formatBatchBytes each.
+func (c *logFormatClient) formatOverGRPC(ctx context.Context, events []event.Event, lines [][]byte) error {
 	buf := requestBuffers.Get().(*requestBuffer)
 	for start := 0; start < len(events); {
-		b := buf.events[:0]
-		end := start
-		for end < len(events) && (end == start || len(b) < formatBatchBytes) {
-			var prev *event.Event
-			if end > start {
-				prev = &events[end-1]
-			}
-			b = appendEvent(b, &events[end], prev)
-			end++
-		}
+		b, n := appendBatch(buf.events[:0], events[start:])
+		end := start + n
 		buf.events = b
 		req := &logformatv1.FormatRequest{Events: b}
 		if z, ok := compressSnappy(buf.snappy, b); ok {

@@ -192,6 +192,21 @@ func appendEvent(b []byte, e, prev *event.Event) []byte {
 	return b
 }
 
+// appendBatch appends to b the first events, as an EventBatch's, that fit
+// in formatBatchBytes (one at least), and says how many it took.
+func appendBatch(b []byte, events []event.Event) ([]byte, int) {
+	from, n := len(b), 0
+	for n < len(events) && (n == 0 || len(b)-from < formatBatchBytes) {
+		var prev *event.Event
+		if n > 0 {
+			prev = &events[n-1]
+		}
+		b = appendEvent(b, &events[n], prev)
+		n++
+	}
+	return b, n
+}
+
 func extraSize(k, v string) int {
 	n := 0
 	if k != "" {
@@ -241,22 +256,43 @@ func nextField(b []byte) (num protowire.Number, typ protowire.Type, v []byte, x 
 // decodeEventBatch reads an EventBatch. The events' strings point into b,
 // which must therefore never change afterwards.
 func decodeEventBatch(b []byte) ([]event.Event, error) {
+	n, err := countEvents(b)
+	if err != nil {
+		return nil, err
+	}
+	events := make([]event.Event, n)
+	if err := decodeEvents(events, nil, b); err != nil {
+		return nil, err
+	}
+	return events, nil
+}
+
+// countEvents checks that b is a sequence of fields and counts the events
+// among them.
+func countEvents(b []byte) (int, error) {
 	count := 0
-	for rest := b; len(rest) > 0; {
-		num, typ, _, _, n := nextField(rest)
+	for len(b) > 0 {
+		num, typ, _, _, n := nextField(b)
 		if n < 0 {
-			return nil, fmt.Errorf("event batch: %w: %v", errMalformed, protowire.ParseError(n))
+			return 0, fmt.Errorf("event batch: %w: %v", errMalformed, protowire.ParseError(n))
 		}
 		if num == batchEvents && typ == protowire.BytesType {
 			count++
 		}
-		rest = rest[n:]
+		b = b[n:]
 	}
-	events := make([]event.Event, count)
+	return count, nil
+}
+
+// decodeEvents reads the EventBatch b, which countEvents vouched for, into
+// events: zero, one per event in b. The strings point into b. extras, if
+// not nil, holds a map per event to reuse for its Extra, cleared, and
+// keeps the maps made for the next call.
+func decodeEvents(events []event.Event, extras []map[string]string, b []byte) error {
 	i := 0
 	for len(b) > 0 {
 		num, typ, v, _, n := nextField(b)
-		b = b[n:] // the first pass vouched for every field
+		b = b[n:]
 		if num != batchEvents || typ != protowire.BytesType {
 			continue
 		}
@@ -264,17 +300,22 @@ func decodeEventBatch(b []byte) ([]event.Event, error) {
 		if i > 0 {
 			prev = &events[i-1]
 		}
-		if err := decodeEvent(&events[i], prev, v); err != nil {
-			return nil, fmt.Errorf("event batch: %w: event %d: %v", errMalformed, i, err)
+		var extra *map[string]string
+		if extras != nil {
+			extra = &extras[i]
+		}
+		if err := decodeEvent(&events[i], prev, extra, v); err != nil {
+			return fmt.Errorf("event batch: %w: event %d: %v", errMalformed, i, err)
 		}
 		i++
 	}
-	return events, nil
+	return nil
 }
 
 // decodeEvent reads the Event b into e, which is zero; prev is the event
-// before it in the batch, nil for the first.
-func decodeEvent(e, prev *event.Event, b []byte) error {
+// before it in the batch, nil for the first. extra, if not nil, holds a
+// map to reuse for e.Extra (and gets the one made if it holds none).
+func decodeEvent(e, prev *event.Event, extra *map[string]string, b []byte) error {
 	var repeats uint32
 	for len(b) > 0 {
 		num, typ, v, x, n := nextField(b)
@@ -299,7 +340,7 @@ func decodeEvent(e, prev *event.Event, b []byte) error {
 				return fmt.Errorf("extra: %w", err)
 			}
 			if e.Extra == nil {
-				e.Extra = make(map[string]string, 4)
+				e.Extra = newExtra(extra)
 			}
 			e.Extra[k] = v
 		case typ == protowire.VarintType && num == eventRepeats:
@@ -318,6 +359,23 @@ func decodeEvent(e, prev *event.Event, b []byte) error {
 	}
 	return nil
 }
+
+// newExtra returns an empty map for an event's extras: the one spare
+// holds, cleared, or a new one, which spare then holds. A map grown past
+// maxReusedExtras is left to the collector rather than cleared each time.
+func newExtra(spare *map[string]string) map[string]string {
+	if spare == nil {
+		return make(map[string]string, 4)
+	}
+	if m := *spare; m != nil && len(m) <= maxReusedExtras {
+		clear(m)
+		return m
+	}
+	*spare = make(map[string]string, 4)
+	return *spare
+}
+
+const maxReusedExtras = 64
 
 // decodeTime reads a common.v1.Time; the instant arrives in UTC.
 func decodeTime(b []byte) (time.Time, error) {

@@ -50,14 +50,7 @@ func wireEvents() []event.Event {
 // reads back.
 func TestEventBatchMatchesGeneratedCode(t *testing.T) {
 	evs := wireEvents()
-	var b []byte
-	for i := range evs {
-		var prev *event.Event
-		if i > 0 {
-			prev = &evs[i-1]
-		}
-		b = appendEvent(b, &evs[i], prev)
-	}
+	b, _ := appendBatch(nil, evs)
 	var batch logformatv1.EventBatch
 	if err := proto.Unmarshal(b, &batch); err != nil {
 		t.Fatalf("generated code cannot read appendEvent's batch: %v", err)

@@ -16,8 +16,8 @@ const FormatRounds = 200
 // BenchLogFormat is a logformat plugin's BenchmarkFormat. It formats
 // events (one batch, as a sink sends it) FormatRounds times per iteration
 // with inproc, the plugin's formatter in this process (baseline), and with
-// the plugin executable at path, launched as vigild launches it, over gRPC
-// (vigil), and reports the events/s of each; `make bench` prints vigil's
+// the plugin executable at path, launched as vigild launches it (vigil:
+// its side channels, as vigild's sinks use them), and reports the events/s of each; `make bench` prints vigil's
 // share of baseline's. One call before the timer opens each side: the
 // first call through a fresh connection pays for its setup.
 func BenchLogFormat(b *testing.B, inproc sdk.LogFormatter, path string, events []event.Event) {
