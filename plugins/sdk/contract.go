@@ -119,8 +119,9 @@ type Storage interface {
 	// bytes of a regular file, the host passes a launched plugin the file
 	// itself rather than its bytes (storage_side.go): the implementation's
 	// r is then also an io.ReaderAt and io.Seeker over that content, to
-	// read it in parallel; the file is at the content's end once Put
-	// succeeded. Other readers are streamed.
+	// read it in parallel, with a method File() (*os.File, int64) that
+	// returns the file and the content's offset in it; the host's file is
+	// at the content's end once Put succeeded. Other readers are streamed.
 	Put(ctx context.Context, key string, r io.Reader, size int64, opts PutOptions) (ObjectInfo, error)
 	// Get returns the bytes [offset, offset+length) of the object; length < 0
 	// means to the end. A range running past the end stops at the end; an

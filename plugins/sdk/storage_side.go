@@ -254,6 +254,16 @@ func openFileContent(f *os.File, offset, size int64) (*fileContent, error) {
 	return &fileContent{SectionReader: io.NewSectionReader(f, offset, size), f: f}, nil
 }
 
+// File returns the passed file and the offset in it where the content
+// starts, for an implementation that reads it by other means (mmap,
+// copy_file_range). The file is the SDK's: it is closed once Put returns,
+// and its offset is shared with the host's, so it must be neither closed
+// nor moved.
+func (c *fileContent) File() (*os.File, int64) {
+	_, off, _ := c.SectionReader.Outer()
+	return c.f, off
+}
+
 func (c *fileContent) close() { c.f.Close() }
 
 // fileSender is the host's end of a storage plugin's side channel.

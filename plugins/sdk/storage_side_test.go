@@ -292,6 +292,9 @@ func TestOpenFileContentChecksTheFile(t *testing.T) {
 	if string(got) != "34567" || string(b[:n]) != "67" {
 		t.Errorf("content reads %q and at 3 %q, want %q and %q whatever the file's own offset", got, b[:n], "34567", "67")
 	}
+	if f, off := c.File(); f != ro || off != 3 {
+		t.Errorf("File() = %v, %d; want the passed file and offset 3", f, off)
+	}
 }
 
 // inboxPair is a side channel with a fileInbox serving the plugin's end.

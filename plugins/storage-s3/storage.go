@@ -354,17 +354,26 @@ func (p *put) multipartAt(ctx context.Context, f io.ReaderAt, base int64) (sdk.O
 	if n, _ := f.ReadAt(probe[:], base+p.size); n > 0 {
 		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size))
 	}
+	// Hashing starts at once, while the upload is being created.
+	// It is over before this returns: f is not read after the Put.
+	hctx, stop := context.WithCancel(ctx)
+	var hashing sync.WaitGroup
+	defer func() {
+		stop()
+		hashing.Wait()
+	}()
+	type digest struct {
+		sum string
+		err error
+	}
+	hashed := make(chan digest, 1)
+	hashing.Go(func() {
+		sum, err := hashAt(hctx, f, base, p.size)
+		hashed <- digest{sum, err}
+	})
 	return p.multipartUpload(ctx, func(ctx context.Context, uploadID string) ([]minio.CompletePart, int64, string, error) {
 		pctx, cancel := context.WithCancelCause(ctx)
 		defer cancel(nil)
-		hashed := make(chan string, 1)
-		go func() {
-			sum, err := hashAt(pctx, f, base, p.size)
-			if err != nil {
-				cancel(fmt.Errorf("storage-s3: put %q: read content: %w", p.key, err))
-			}
-			hashed <- sum
-		}()
 		nparts := int((p.size + p.partSize - 1) / p.partSize)
 		nums := make(chan int)
 		done := make([]minio.CompletePart, nparts)
@@ -392,36 +401,15 @@ func (p *put) multipartAt(ctx context.Context, f io.ReaderAt, base int64) (sdk.O
 		}
 		close(nums)
 		wg.Wait()
-		sum := <-hashed
-		return done, p.size, sum, context.Cause(pctx)
+		if err := context.Cause(pctx); err != nil {
+			return nil, 0, "", err
+		}
+		d := <-hashed
+		if d.err != nil {
+			return nil, 0, "", fmt.Errorf("storage-s3: put %q: read content: %w", p.key, d.err)
+		}
+		return done, p.size, d.sum, nil
 	})
-}
-
-// hashBufferSize is what hashAt reads at once.
-const hashBufferSize = 1 << 20
-
-var hashBuffers = sync.Pool{New: func() any { return new([hashBufferSize]byte) }}
-
-// hashAt returns the SHA-256 of the size bytes of f from base, in hex.
-func hashAt(ctx context.Context, f io.ReaderAt, base, size int64) (string, error) {
-	buf := hashBuffers.Get().(*[hashBufferSize]byte)
-	defer hashBuffers.Put(buf)
-	h := sha256.New()
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-off)], base+off)
-		h.Write(buf[:n])
-		off += int64(n)
-		if err != nil && off < size {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return "", err
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // parts is a multipart upload's parts in flight. A part buffer goes back
