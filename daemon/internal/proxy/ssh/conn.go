@@ -99,6 +99,7 @@ type gwConn struct {
 
 	// Set by setup before setupDone is closed; read-only afterwards.
 	tconn   ssh.Conn
+	gate    *readGate // tconn's network connection
 	rs      string
 	capture Capture
 	tee     *tee

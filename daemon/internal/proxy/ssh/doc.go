@@ -32,7 +32,10 @@
 //     which writes the records and runs the scp and sftp parsers that turn
 //     file transfers into Transfer records and transfer.* events. A capture
 //     that falls behind slows the session down; a capture that fails ends
-//     it. Client input is recorded only with Config.RecordInput.
+//     it. Client input is recorded only with Config.RecordInput. The
+//     target connection is read only a bounded way ahead of the relay
+//     (readGate), so that a busy gateway keeps what it has not relayed yet
+//     in TCP's buffers rather than its own memory.
 //  6. The session is in the sessions registry while it runs; a kill closes
 //     both sides at once (after a notice on the user's stderr) and emits
 //     session.kill or session.kill_all.

@@ -167,8 +167,13 @@ type tap struct {
 // activity and handing each chunk to the tee when tp wants it. It does no
 // per-byte work and never copies a chunk: the tee shares the buffer. The
 // tee gets a chunk before dst does, so the tee sees a request before the
-// answer the other pump relays.
+// answer the other pump relays. A pump of target output tells the
+// connection's read gate what it took.
 func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir direction, tp tap) {
+	var gate *readGate
+	if dir == toClient {
+		gate = c.gate
+	}
 	count := func(n int) {
 		if dir == toTarget {
 			c.handle.AddBytes(int64(n), 0)
@@ -188,6 +193,7 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 				return
 			}
 			if n > 0 {
+				gate.took(n, n < len(ck.b))
 				count(n)
 				_, werr = dst.Write(ck.b[:n])
 			}
@@ -207,6 +213,7 @@ func (c *gwConn) pump(dst io.Writer, src io.Reader, channel uint32, dir directio
 			return
 		}
 		if n > 0 {
+			gate.took(n, n < len(ck.b))
 			ck.n = n
 			ck.refs.Store(2)
 			c.tee.push(teeItem{kind: tp.kind, channel: channel, record: tp.record, c: ck, parse: tp.parse})

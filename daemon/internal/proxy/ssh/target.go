@@ -106,10 +106,11 @@ func (c *gwConn) dialTarget(ctx context.Context, t Target) (ssh.Conn, <-chan ssh
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.ConnectTimeout)
 	defer cancel()
 	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("sshproxy: target %s: %w", t.ID, err)
 	}
+	nc := newReadGate(raw)
 	// The handshake gets the same deadline; a cancelled ctx (the client
 	// left) also cuts it short.
 	deadline, _ := ctx.Deadline()
@@ -125,6 +126,7 @@ func (c *gwConn) dialTarget(ctx context.Context, t Target) (ssh.Conn, <-chan ssh
 		return nil, nil, nil, nil, fmt.Errorf("sshproxy: target %s: %w", t.ID, err)
 	}
 	nc.SetDeadline(time.Time{})
+	c.gate = nc
 	return conn, chans, reqs, presented, nil
 }
 
