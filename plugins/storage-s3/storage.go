@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -56,7 +57,22 @@ type backend struct {
 	// missing key and one in a missing bucket both answer a bare 404;
 	// until then such a 404 is checked against the bucket.
 	bucketSeen atomic.Bool
+	// checksums is what the server was seen to do with an
+	// x-amz-checksum-sha256 header: checksumsUnknown until the first
+	// checked PUT (checkedPut) answers.
+	checksums atomic.Int32
 }
+
+// What a server does with x-amz-checksum-sha256 (backend.checksums).
+const (
+	checksumsUnknown  = iota
+	checksumsVerified // it computes the SHA-256 of the body and refuses a mismatch (BadDigest)
+	checksumsIgnored  // it says nothing of it: the content is hashed here
+)
+
+// maxCheckedPut is the largest content checkedPut sends in one request;
+// larger content goes in parts, which can be retried alone.
+const maxCheckedPut = 1 << 30
 
 func (s *storage) Info(context.Context) (sdk.Info, error) {
 	return sdk.Info{Kind: sdk.KindStorage, Name: pluginName, Version: sdk.BuildVersion, APIVersions: sdk.APIVersions(sdk.KindStorage)}, nil
@@ -190,6 +206,20 @@ type contentFile interface {
 // upload, checked before the upload is completed. Longer content of known
 // size in a file is uploaded from where it lies (multipartAt).
 func (p *put) run(ctx context.Context, r io.Reader) (sdk.ObjectInfo, error) {
+	if f, ok := r.(contentFile); ok && p.want != "" && p.size > 0 && p.size <= maxCheckedPut &&
+		p.b.checksums.Load() != checksumsIgnored {
+		if base, err := f.Seek(0, io.SeekCurrent); err == nil {
+			info, checked, err := p.checkedPut(ctx, f, base)
+			if err == nil && checked {
+				_, err = f.Seek(base+p.size, io.SeekStart)
+			}
+			if err != nil || checked {
+				return info, err
+			}
+			// The server stored the content without checking it: put it
+			// again, checked here, over what it stored.
+		}
+	}
 	if f, ok := r.(contentFile); ok && p.size > p.partSize {
 		if base, err := f.Seek(0, io.SeekCurrent); err == nil {
 			info, err := p.multipartAt(ctx, f, base)
@@ -258,8 +288,9 @@ func (p *put) single(ctx context.Context, data []byte) (sdk.ObjectInfo, error) {
 	if err != nil {
 		return sdk.ObjectInfo{}, fmt.Errorf("storage-s3: put %q: %w", p.key, err)
 	}
-	// The SHA-256 signs the payload: the server refuses bytes that
-	// changed on the way.
+	// The content was checked here; the checksum header has a server that
+	// knows it check that the bytes arrived as they left.
+	meta[checksumHeader] = base64.StdEncoding.EncodeToString(s[:])
 	up, err := p.b.core.PutObject(ctx, p.b.bucket, p.name, bytes.NewReader(data), int64(len(data)), "", sum,
 		minio.PutObjectOptions{ContentType: p.opts.ContentType, UserMetadata: meta})
 	if err != nil {
@@ -340,19 +371,68 @@ func (p *put) multipart(ctx context.Context, first []byte, r io.Reader) (sdk.Obj
 	})
 }
 
+// checkedPut sends the p.size bytes of f from base in one PUT read
+// straight from f, with the declared SHA-256 as x-amz-checksum-sha256: the
+// server hashes the body it received and refuses it (BadDigest) when the
+// sum differs, so nothing here reads the content twice or hashes it at
+// all, and what is checked is what arrived. The header is signed, the
+// body not (UNSIGNED-PAYLOAD): the checksum is what protects it, end to
+// end, against the SHA-256 recorded when the file was sealed. checked is
+// false when the server did not echo the checksum (it predates S3's
+// additional checksums and ignored the header): the caller then uploads
+// again the way that hashes here, and so do later Puts.
+func (p *put) checkedPut(ctx context.Context, f io.ReaderAt, base int64) (info sdk.ObjectInfo, checked bool, err error) {
+	if err := p.exactSize(f, base); err != nil {
+		return sdk.ObjectInfo{}, false, err
+	}
+	raw, _ := hex.DecodeString(p.want) // Put checked it
+	want := base64.StdEncoding.EncodeToString(raw)
+	meta, err := encodeMetadata(p.opts.Metadata, p.want)
+	if err != nil {
+		return sdk.ObjectInfo{}, false, fmt.Errorf("storage-s3: put %q: %w", p.key, err)
+	}
+	meta[checksumHeader] = want
+	up, err := p.b.core.PutObject(ctx, p.b.bucket, p.name, io.NewSectionReader(f, base, p.size), p.size, "", "",
+		minio.PutObjectOptions{ContentType: p.opts.ContentType, UserMetadata: meta, DisableContentSha256: true})
+	switch {
+	case minio.ToErrorResponse(err).Code == "BadDigest":
+		p.b.checksums.Store(checksumsVerified)
+		return sdk.ObjectInfo{}, false, p.mismatch(fmt.Sprintf("another SHA-256 than the declared %s (the server's check)", p.want))
+	case err != nil:
+		return sdk.ObjectInfo{}, false, callError("put", p.key, err)
+	case up.ChecksumSHA256 == "":
+		p.b.checksums.Store(checksumsIgnored)
+		return sdk.ObjectInfo{}, false, nil
+	case up.ChecksumSHA256 != want:
+		return sdk.ObjectInfo{}, false, p.mismatch(fmt.Sprintf("SHA-256 %s by the server's count, declared %s", up.ChecksumSHA256, want))
+	}
+	p.b.checksums.Store(checksumsVerified)
+	return p.info(p.size, p.want, up.LastModified), true, nil
+}
+
+// checksumHeader carries a PUT's SHA-256 for the server to check.
+const checksumHeader = "x-amz-checksum-sha256"
+
+// exactSize refuses content of f from base that is not exactly p.size
+// bytes, before anything is sent.
+func (p *put) exactSize(f io.ReaderAt, base int64) error {
+	var probe [1]byte
+	if _, err := f.ReadAt(probe[:], base+p.size-1); err != nil {
+		return p.mismatch(fmt.Sprintf("fewer than the declared %d bytes", p.size))
+	}
+	if n, _ := f.ReadAt(probe[:], base+p.size); n > 0 {
+		return p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size))
+	}
+	return nil
+}
+
 // multipartAt uploads the p.size bytes of f from base in parts read
 // straight from f, up to maxConcurrency at once, as minio-go's PutObject
 // does with an io.ReaderAt: no part is copied into a buffer. A goroutine
 // of its own reads the content in order meanwhile and hashes it.
 func (p *put) multipartAt(ctx context.Context, f io.ReaderAt, base int64) (sdk.ObjectInfo, error) {
-	// The content must be exactly p.size bytes: a file that is longer or
-	// shorter is refused before anything is sent.
-	var probe [1]byte
-	if _, err := f.ReadAt(probe[:], base+p.size-1); err != nil {
-		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("fewer than the declared %d bytes", p.size))
-	}
-	if n, _ := f.ReadAt(probe[:], base+p.size); n > 0 {
-		return sdk.ObjectInfo{}, p.mismatch(fmt.Sprintf("more than the declared %d bytes", p.size))
+	if err := p.exactSize(f, base); err != nil {
+		return sdk.ObjectInfo{}, err
 	}
 	// Hashing starts at once, while the upload is being created.
 	// It is over before this returns: f is not read after the Put.

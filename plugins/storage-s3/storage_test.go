@@ -10,6 +10,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -88,12 +90,21 @@ func TestMultipartChecks(t *testing.T) {
 	content := randomBytes(1, 12<<20+12345) // three parts of 5 MiB
 	errBoom := errors.New("boom")
 
-	// Content that is an io.ReaderAt is uploaded straight from it
-	// (multipartAt); any other is read part by part (multipart).
-	for how, wrap := range map[string]func(*bytes.Reader) io.Reader{
-		"readerat": func(r *bytes.Reader) io.Reader { return r },
-		"stream":   func(r *bytes.Reader) io.Reader { return struct{ io.Reader }{r} },
+	// Content that is an io.ReaderAt goes in one PUT the server checks
+	// against the declared SHA-256 (checkedPut), or, with no declaration
+	// or a server that does not check, is uploaded in parts straight from
+	// it (multipartAt); any other is read part by part (multipart).
+	hashedHere := newConfigured(t, srv, "multipart", nil)
+	hashedHere.b.checksums.Store(checksumsIgnored)
+	for how, side := range map[string]struct {
+		s    *storage
+		wrap func(*bytes.Reader) io.Reader
+	}{
+		"readerat":             {s, func(r *bytes.Reader) io.Reader { return r }},
+		"readerat-hashed-here": {hashedHere, func(r *bytes.Reader) io.Reader { return r }},
+		"stream":               {s, func(r *bytes.Reader) io.Reader { return struct{ io.Reader }{r} }},
 	} {
+		wrap := side.wrap
 		for _, c := range []struct {
 			name string
 			r    io.Reader
@@ -111,7 +122,7 @@ func TestMultipartChecks(t *testing.T) {
 		} {
 			t.Run(how+"/"+c.name, func(t *testing.T) {
 				key := "refused/" + how + "/" + strings.ReplaceAll(c.name, " ", "-")
-				_, err := s.Put(ctx, key, c.r, c.size, sdk.PutOptions{SHA256: c.sum})
+				_, err := side.s.Put(ctx, key, c.r, c.size, sdk.PutOptions{SHA256: c.sum})
 				if !errors.Is(err, c.want) {
 					t.Fatalf("Put: %v, want an error wrapping %v", err, c.want)
 				}
@@ -146,6 +157,35 @@ func TestMultipartChecks(t *testing.T) {
 	raw.Close()
 	if err != nil || !bytes.Equal(got, content) {
 		t.Fatalf("the server holds %d bytes (err %v), want the %d put", len(got), err, len(content))
+	}
+
+	// The server checked the declared SHA-256 of content it could read
+	// straight from a file, and it stands in for the check here.
+	if got := s.b.checksums.Load(); got != checksumsVerified {
+		t.Errorf("after checked PUTs the backend says the server's checksums are %d, want verified (%d)", got, checksumsVerified)
+	}
+	f := filepath.Join(t.TempDir(), "content")
+	if err := os.WriteFile(f, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		st   *storage
+	}{{"checked by the server", s}, {"hashed here", hashedHere}} {
+		file, err := os.Open(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := "ok/file/" + strings.ReplaceAll(c.name, " ", "-")
+		info, err := c.st.Put(ctx, key, file, int64(len(content)), sdk.PutOptions{SHA256: hexSHA(content)})
+		pos, _ := file.Seek(0, io.SeekCurrent)
+		file.Close()
+		if err != nil || info.SHA256 != hexSHA(content) || pos != int64(len(content)) {
+			t.Fatalf("%s: Put of a file = %+v, %v, file left at %d; want the declared sha256 and the file at its end", c.name, info, err, pos)
+		}
+		if head, err := s.Head(ctx, key); err != nil || head.SHA256 != hexSHA(content) || head.Size != int64(len(content)) {
+			t.Fatalf("%s: Head = %+v, %v", c.name, head, err)
+		}
 	}
 
 	// Without a declaration a multipart object's SHA-256 is not known to
