@@ -42,6 +42,10 @@ type renderedFile struct {
 	Offset    time.Duration `json:"offset_ns,omitempty"`
 	Size      int64         `json:"size"`
 	SHA256    string        `json:"sha256"`
+	// Key is the object key the file was uploaded under, set once the
+	// segment's upload finished: retention checks that object even after
+	// the upload-location template changed.
+	Key string `json:"key,omitempty"`
 }
 
 // ErrBadRender: a recorder reported outputs the pipeline cannot accept.

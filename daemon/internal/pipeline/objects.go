@@ -50,8 +50,11 @@ type object struct {
 // creation of the segment's upload job in milliseconds: fixed once, so
 // that a retried or resumed upload puts every file under the key it had
 // the first time.
+//
+// Files uploaded already keep the keys they were uploaded under (the
+// segment's object key, the manifest's), whatever the template says now.
 func (p *Pipeline) objects(sess store.Session, seg store.Segment, uploadJob store.Job) ([]object, error) {
-	objs := []object{{path: seg.Path, role: roleCapture, mediaType: CaptureMediaType, size: seg.Size, sha256: seg.SHA256}}
+	objs := []object{{path: seg.Path, role: roleCapture, mediaType: CaptureMediaType, size: seg.Size, sha256: seg.SHA256, key: seg.ObjectKey}}
 	exts := []string{"vsl"}
 	dir := p.renderDir(sess.ID, seg.N)
 	m, ok, err := readManifest(dir)
@@ -61,23 +64,46 @@ func (p *Pipeline) objects(sess store.Session, seg store.Segment, uploadJob stor
 	if ok {
 		used := map[string]bool{"vsl": true}
 		for _, f := range m.Files {
-			objs = append(objs, object{path: filepath.Join(dir, f.Name), role: f.Role, mediaType: f.MediaType, size: f.Size, sha256: f.SHA256})
+			objs = append(objs, object{path: filepath.Join(dir, f.Name), role: f.Role, mediaType: f.MediaType, size: f.Size, sha256: f.SHA256, key: f.Key})
 			exts = append(exts, uniqueExt(f, used))
 		}
 	}
 	return objs, p.assignKeys(sess, seg, uploadJob.Created, objs, exts)
 }
 
-// assignKeys renders each object's key from the template.
+// assignKeys renders the key of each object that has none from the
+// template.
+// recordKeys writes the keys the segment's renders were uploaded under
+// into their manifest (the capture's goes into the store with the
+// segment). A segment without renders has nothing to write.
+func (p *Pipeline) recordKeys(seg store.Segment, sessID string, objs []object) error {
+	dir := p.renderDir(sessID, seg.N)
+	m, ok, err := readManifest(dir)
+	if err != nil || !ok {
+		return err
+	}
+	byPath := map[string]string{}
+	for _, o := range objs[1:] {
+		byPath[o.path] = o.key
+	}
+	for i, f := range m.Files {
+		m.Files[i].Key = byPath[filepath.Join(dir, f.Name)]
+	}
+	return writeManifest(dir, m)
+}
+
 func (p *Pipeline) assignKeys(sess store.Session, seg store.Segment, epoch time.Time, objs []object, exts []string) error {
 	vals := templateValues(sess, seg)
 	seen := map[string]bool{}
 	tmpl := p.tunables().tmpl // one template for all the segment's files
 	for i := range objs {
-		vals.Ext = exts[i]
-		key, err := tmpl.Render(vals.Map(epoch))
-		if err != nil {
-			return fmt.Errorf("key of the %s: %w", objs[i].role, err)
+		key := objs[i].key
+		if key == "" {
+			vals.Ext = exts[i]
+			var err error
+			if key, err = tmpl.Render(vals.Map(epoch)); err != nil {
+				return fmt.Errorf("key of the %s: %w", objs[i].role, err)
+			}
 		}
 		if seen[key] {
 			return fmt.Errorf("two files of the segment would both be stored as %q", key)

@@ -204,3 +204,44 @@ func TestRenderFailuresStillUploadTheCapture(t *testing.T) {
 		t.Fatalf("encode.failed events: %+v", evs)
 	}
 }
+
+// TestRetentionAfterLocationChange: a segment uploaded under one
+// upload-location template is checked, at the end of its retention, under
+// the keys it was uploaded with, although the template changed meanwhile:
+// its local copies are deleted, not flagged stuck; a segment uploaded
+// after the change goes under the new template.
+func TestRetentionAfterLocationChange(t *testing.T) {
+	clock := newFakeClock()
+	h := newHarness(t, clock)
+	p := h.pipeline(inProcessRecorder(t, &testrecorder.Recorder{}), Config{Retention: 2 * time.Hour})
+	h.run(p)
+	ctx := context.Background()
+	before := h.session("frank")
+	segs := h.record(before, []string{"$ uptime"}, 0, 0)
+	h.seal(p, before.ID, segs)
+	h.waitJob(store.JobUpload, before.ID, 0, store.JobUploaded)
+	old, err := h.st.GetSegment(ctx, before.ID, 0)
+	if err != nil || !strings.HasPrefix(old.ObjectKey, "vigil/frank/") {
+		t.Fatalf("segment uploaded under %q (%v), want the first template's vigil/frank/...", old.ObjectKey, err)
+	}
+
+	moved := strings.Replace(h.template(), "/vigil/", "/moved/", 1)
+	if err := p.Reload(Tunables{UploadLocation: moved, Retention: 2 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Hour)
+	h.waitJob(store.JobDelete, before.ID, 0, store.JobDeleted)
+	if exists(segs[0].Path) || exists(p.renderDir(before.ID, 0)) {
+		t.Error("local copies left after retention")
+	}
+	if evs := h.ev.of(MetricStuck, ""); len(evs) > 0 {
+		t.Errorf("stuck after a location change: %+v", evs)
+	}
+
+	after := h.session("grace")
+	h.seal(p, after.ID, h.record(after, []string{"$ id"}, 0, 0))
+	h.waitJob(store.JobUpload, after.ID, 0, store.JobUploaded)
+	if g, err := h.st.GetSegment(ctx, after.ID, 0); err != nil || !strings.HasPrefix(g.ObjectKey, "moved/grace/") {
+		t.Fatalf("segment after the change uploaded under %q (%v), want moved/grace/...", g.ObjectKey, err)
+	}
+}

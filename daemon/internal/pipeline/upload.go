@@ -57,6 +57,10 @@ func (p *Pipeline) upload(ctx context.Context, job store.Job) {
 			return
 		}
 	}
+	if err := p.recordKeys(seg, sess.ID, objs); err != nil {
+		p.retryLater(ctx, job, err.Error(), jobError("upload", job, err))
+		return
+	}
 	if err := p.recordUpload(ctx, sess, seg, objs); err != nil {
 		p.retryLater(ctx, job, err.Error(), jobError("upload", job, err))
 		return
