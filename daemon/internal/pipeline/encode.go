@@ -200,6 +200,13 @@ func (p *Pipeline) renderFailed(ctx context.Context, job store.Job, seg store.Se
 	}
 	failures++
 	cause := renderCause(failures, limit, "render failed", err)
+	if errors.Is(err, sdk.ErrInvalidCapture) {
+		// The recorder refused the capture itself (it does not verify, or
+		// its stream is malformed): the same bytes fail the same way, so
+		// rendering again would only delay the upload.
+		p.giveUpRender(ctx, job, seg, sess, renderCause(failures, failures, "the capture cannot be rendered", err))
+		return
+	}
 	if failures >= limit {
 		p.giveUpRender(ctx, job, seg, sess, cause)
 		return

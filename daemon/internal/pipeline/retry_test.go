@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,31 @@ func TestRetentionAfterLocationChange(t *testing.T) {
 	h.waitJob(store.JobUpload, after.ID, 0, store.JobUploaded)
 	if g, err := h.st.GetSegment(ctx, after.ID, 0); err != nil || !strings.HasPrefix(g.ObjectKey, "moved/grace/") {
 		t.Fatalf("segment after the change uploaded under %q (%v), want moved/grace/...", g.ObjectKey, err)
+	}
+}
+
+// TestInvalidCaptureIsNotRenderedAgain: a recorder that refuses the
+// capture itself (sdk.ErrInvalidCapture) is not asked again: the render is
+// given up at the first failure and the capture uploaded at once.
+func TestInvalidCaptureIsNotRenderedAgain(t *testing.T) {
+	clock := newFakeClock()
+	h := newHarness(t, clock)
+	sess := h.session("ivan")
+	rec := &testrecorder.Recorder{Fail: func(sdk.RenderRequest) error {
+		return fmt.Errorf("checkpoint 3: %w", sdk.ErrInvalidCapture)
+	}}
+	p := h.pipeline(inProcessRecorder(t, rec), Config{EncodeMaxFailures: 3, EncodeRetryBase: time.Minute, Retention: time.Hour})
+	h.run(p)
+	h.seal(p, sess.ID, h.record(sess, []string{"$ ls"}, 0, 0))
+
+	j := h.waitJob(store.JobEncode, sess.ID, 0, store.JobFailed)
+	if j.Attempts != 1 || !strings.HasPrefix(j.LastError, "render failures 1 of 1: the capture cannot be rendered: ") ||
+		!strings.Contains(j.LastError, "uploaded without renders") {
+		t.Fatalf("encode job after an invalid capture: %d attempts, %q", j.Attempts, j.LastError)
+	}
+	h.waitJob(store.JobUpload, sess.ID, 0, store.JobUploaded)
+	evs := h.ev.wait(t, MetricEncodeFailed, sess.ID, 1)
+	if len(evs) != 1 || evs[0].Extra["given_up"] != "true" {
+		t.Fatalf("encode.failed events: %+v", evs)
 	}
 }
