@@ -994,7 +994,7 @@ func TestSpoolFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m,mode=0750", "tmpfs", spool).CombinedOutput(); err != nil {
-		if os.Getenv("CI") == "true" {
+		if sdktest.InCI() {
 			t.Fatalf("mount a tmpfs for the spool: %v: %s", err, out)
 		}
 		t.Skipf("cannot mount a tmpfs here: %v: %s", err, out)

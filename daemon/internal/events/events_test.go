@@ -489,11 +489,18 @@ func TestTornTailRecoveredOnOpen(t *testing.T) {
 // and acknowledges, then dies without any chance to clean up.
 const crashChildEnv = "VIGIL_EVENTS_CRASH_CHILD"
 
-func TestCrashChild(t *testing.T) {
-	dir := os.Getenv(crashChildEnv)
-	if dir == "" {
-		t.Skip("helper process for TestKill9KeepsPublishedEventsAndCursor")
+// TestMain runs this test binary as the child the kill -9 test starts
+// when crashChildEnv is set, and as the tests otherwise.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashChildEnv); dir != "" {
+		crashChild(dir)
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild publishes and acknowledges, reports, and publishes on until
+// it is killed.
+func crashChild(dir string) {
 	b, err := Open(Config{Dir: dir, MaintainInterval: 10 * time.Millisecond})
 	if err != nil {
 		fmt.Println("error", err)
@@ -546,7 +553,7 @@ func TestCrashChild(t *testing.T) {
 
 func TestKill9KeepsPublishedEventsAndCursor(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {

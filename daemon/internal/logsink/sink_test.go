@@ -95,17 +95,25 @@ func runSink(t testing.TB, s *Sink) (stop func()) {
 
 func publish(t testing.TB, b *events.Bus, from, n int, comp string) {
 	t.Helper()
+	if err := publishEvents(b, from, n, comp); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+// publishEvents publishes events from..from+n-1 in batches of 100.
+func publishEvents(b *events.Bus, from, n int, comp string) error {
 	batch := make([]event.Event, 0, 100)
 	for i := from; i < from+n; i++ {
 		batch = append(batch, event.Event{MetricName: "session.create", Component: comp,
 			Message: "event " + strconv.Itoa(i), SessionID: "s-" + strconv.Itoa(i)})
 		if len(batch) == cap(batch) || i == from+n-1 {
 			if err := b.PublishBatch(batch); err != nil {
-				t.Fatalf("publish: %v", err)
+				return err
 			}
 			batch = batch[:0]
 		}
 	}
+	return nil
 }
 
 // received parses rsyslogd's lines and returns how often each Seq came,
@@ -323,13 +331,18 @@ func TestSyslogSinkSurvivesRsyslogRestart(t *testing.T) {
 
 const crashChildEnv = "VIGIL_LOGSINK_CRASH_CHILD"
 
-// TestCrashChild is the process killed by TestSyslogSinkSurvivesKill9: it
-// holds the bus and a syslog sink, publishes, and is killed.
-func TestCrashChild(t *testing.T) {
-	spec := os.Getenv(crashChildEnv)
-	if spec == "" {
-		t.Skip("helper process for TestSyslogSinkSurvivesKill9")
+// TestMain runs this test binary as the process TestSyslogSinkSurvivesKill9
+// kills when crashChildEnv is set, and as the tests otherwise.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(crashChildEnv); spec != "" {
+		crashChild(spec)
 	}
+	os.Exit(m.Run())
+}
+
+// crashChild is the process killed by TestSyslogSinkSurvivesKill9: it
+// holds the bus and a syslog sink, publishes, and is killed.
+func crashChild(spec string) {
 	dir, addr, _ := strings.Cut(spec, ",")
 	b, err := events.Open(events.Config{Dir: dir, MaintainInterval: 20 * time.Millisecond})
 	if err != nil {
@@ -344,10 +357,16 @@ func TestCrashChild(t *testing.T) {
 	}
 	go s.Run(context.Background())
 	in := bufio.NewScanner(os.Stdin)
-	publish(t, b, 0, 2000, "ssh")
+	if err := publishEvents(b, 0, 2000, "ssh"); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
 	fmt.Println("phase1")
 	in.Scan() // the parent stopped rsyslogd
-	publish(t, b, 2000, 3000, "ssh")
+	if err := publishEvents(b, 2000, 3000, "ssh"); err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
 	fmt.Println("published 5000")
 	in.Scan() // never: killed
 	os.Exit(0)
@@ -356,7 +375,7 @@ func TestCrashChild(t *testing.T) {
 func TestSyslogSinkSurvivesKill9(t *testing.T) {
 	srv := rsyslogtest.Start(t)
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir+","+srv.TCPAddr)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
