@@ -210,32 +210,15 @@ type process struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
-	stdout *syncBuffer
-	stderr *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	stdout *sdktest.SyncBuffer
+	stderr *sdktest.SyncBuffer
 }
 
 // start starts cmd and registers a cleanup that sends SIGTERM, waits up to
 // grace, then kills, and always waits.
 func start(t testing.TB, cmd *exec.Cmd, grace time.Duration) *process {
 	t.Helper()
-	p := &process{cmd: cmd, done: make(chan struct{}), stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	p := &process{cmd: cmd, done: make(chan struct{}), stdout: &sdktest.SyncBuffer{}, stderr: &sdktest.SyncBuffer{}}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", cmd.Path, err)

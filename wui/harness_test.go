@@ -1,7 +1,6 @@
 package wui_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttputil"
 	"github.com/vigilgw/vigil/plugins/sdk/event"
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 	"github.com/vigilgw/vigil/wui"
 	"github.com/vigilgw/vigil/wui/wuitest"
 )
@@ -26,33 +26,16 @@ type harness struct {
 	fake   *wuitest.Fake
 	srv    *wui.Server
 	client *fasthttp.Client
-	access *syncBuffer
+	access *sdktest.SyncBuffer
 	seeded uint64 // Seq of the last seeded event
 
 	mu  sync.Mutex
 	now time.Time
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func newHarness(t *testing.T, mutate ...func(*wui.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, access: &syncBuffer{}, now: time.Date(2025, 11, 23, 14, 0, 0, 0, time.UTC)}
+	h := &harness{t: t, access: &sdktest.SyncBuffer{}, now: time.Date(2025, 11, 23, 14, 0, 0, 0, time.UTC)}
 	h.fake = wuitest.New(wuitest.Options{Now: h.clock, Sessions: 60})
 	if evs := h.fake.Events(""); len(evs) > 0 {
 		h.seeded = evs[len(evs)-1].Seq

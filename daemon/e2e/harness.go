@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -154,26 +153,6 @@ var (
 	portsGiven = map[int]bool{}
 )
 
-// SyncBuffer is a bytes.Buffer safe for a writing process and a polling
-// test.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String is everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // Proc is a child process the test waits on. It is killed (by its own PID)
 // and waited for when the test ends, if it has not exited by then.
 type Proc struct {
@@ -286,3 +265,6 @@ func Poll(t testing.TB, timeout time.Duration, cond func() bool, what func() str
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// SyncBuffer is sdktest.SyncBuffer, under the name e2e tests know.
+type SyncBuffer = sdktest.SyncBuffer

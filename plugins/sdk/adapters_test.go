@@ -1,7 +1,6 @@
 package sdk_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -223,27 +222,9 @@ func TestLaunchRefuses(t *testing.T) {
 	})
 }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestLaunchRealProcess(t *testing.T) {
 	path := sdktest.BuildPlugin(t, "./testdata/echoformat", "vigil-plugin-logformat-echo")
-	var logs syncBuffer
+	var logs sdktest.SyncBuffer
 	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin.logformat-echo", Output: &logs, JSONFormat: true, Level: hclog.Debug})
 	c, err := sdk.Launch(context.Background(), sdk.LaunchConfig{
 		Kind: sdk.KindLogFormat, Path: path, Config: []byte(`{"x":1}`), Logger: logger,

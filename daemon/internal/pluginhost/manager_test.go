@@ -1,7 +1,6 @@
 package pluginhost
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -94,28 +93,10 @@ func install(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-// syncBuffer is an io.Writer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // harness is a started Manager with its log and events captured.
 type harness struct {
 	m    *Manager
-	logs *syncBuffer
+	logs *sdktest.SyncBuffer
 
 	mu     sync.Mutex
 	events []event.Event
@@ -123,7 +104,7 @@ type harness struct {
 
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
-	h := &harness{logs: &syncBuffer{}}
+	h := &harness{logs: &sdktest.SyncBuffer{}}
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: h.logs, JSONFormat: true, Level: hclog.Debug})
 	cfg.Emit = func(e event.Event) {
 		h.mu.Lock()

@@ -139,7 +139,7 @@ func TestCaptureReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin, _ := sess.StdinPipe()
-	var out syncBuffer
+	var out sdktest.SyncBuffer
 	sess.Stdout = &out
 	if err := sess.Shell(); err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func TestPTYResize(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdin, _ := sess.StdinPipe()
-	var out syncBuffer
+	var out sdktest.SyncBuffer
 	sess.Stdout = &out
 	if err := sess.Shell(); err != nil {
 		t.Fatal(err)
@@ -769,7 +769,7 @@ func TestKill(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			g := newGateway(t)
 			marker := fmt.Sprintf("%d.%d", 300+i, time.Now().UnixNano()%1000000)
-			var stdout, stderr syncBuffer
+			var stdout, stderr sdktest.SyncBuffer
 			cmd := exec.Command("ssh", append(g.sshArgs(), "-tt", "-l", "alice:web01", "127.0.0.1", "echo RUNNING; sleep "+marker)...)
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			// An open pipe, so the client keeps its session until killed
@@ -970,7 +970,7 @@ func TestHostileLoginNames(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var stderr syncBuffer
+			var stderr sdktest.SyncBuffer
 			sess.Stderr = &stderr
 			err = sess.Run("echo should-not-run")
 			var ee *ssh.ExitError

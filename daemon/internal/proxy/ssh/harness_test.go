@@ -604,24 +604,6 @@ func (g *gateway) mustDial(t testing.TB, login string) *ssh.Client {
 	return c
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // uvarints decodes a payload of uvarints (Resize, ExitStatus).
 func uvarints(t testing.TB, p string) []uint64 {
 	t.Helper()

@@ -40,36 +40,11 @@ type Server struct {
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
-	log syncBuffer
+	log sdktest.SyncBuffer
 
 	countMu   sync.Mutex
 	countOff  int64
 	countSeen int
-}
-
-// syncBuffer is rsyslogd's output: exec writes it from a goroutine of its
-// own while tests read it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // Start writes the configuration and starts rsyslogd. It skips the test
