@@ -242,19 +242,7 @@ func (g *wuiGateway) recordedShell(t *testing.T, lines []string, want string) st
 		t.Fatalf("the shell printed %q, want %q in it", out.String(), want)
 	}
 	c.Close() // the gateway's session is the connection's
-	var sid string
-	e2e.Poll(t, e2e.EventTimeout, func() bool {
-		for _, id := range g.aliceSessionIDs() {
-			if !slices.Contains(before, id) {
-				sid = id
-				return true
-			}
-		}
-		return false
-	}, func() string { return "the session.create event of the shell" })
-	g.WaitEvent("ssh", "session.destroy", e2e.Fields("session_id", sid))
-	g.waitRecording(t, sid)
-	return sid
+	return g.recordedAfter(t, before)
 }
 
 // accessID is the id of the user, group or target (kind "users",

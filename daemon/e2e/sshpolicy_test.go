@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,30 +23,6 @@ import (
 	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
 
-// echoServer is a TCP server on 127.0.0.1 that echoes each connection
-// back until its client half-closes.
-func echoServer(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestForwarding: port forwarding (ssh -W, ssh -R) and agent forwarding
 // are refused on a target that does not allow them, with the reason on the
 // client's side, and work on one that does: the echo server behind the
@@ -58,7 +33,7 @@ func TestForwarding(t *testing.T) {
 	g := newGateway(t, "")
 	g.MustCtl("", "targets", "add", "open01", "--protocol", "ssh", "--host", "127.0.0.1", "--port", strconv.Itoa(g.sshd.Port),
 		"--username", "root", "--key-file", g.sshd.KeyPath, "--group", "Users", "--allow-port-forwarding", "--allow-agent-forwarding")
-	echo := echoServer(t)
+	echo := sdktest.EchoServer(t).Port
 	const payload = "through-the-forward\n"
 	stdio := func(login string) (string, string, int) {
 		cmd := g.SSHCommandWith(g.alice, login, []string{"-W", fmt.Sprintf("127.0.0.1:%d", echo)})

@@ -144,6 +144,13 @@ func (g *wuiGateway) recordedSession(t *testing.T, command, want string) string 
 	if code != 0 || !strings.Contains(out, want) {
 		t.Fatalf("ssh alice:web01 %q: exit %d, stdout %q (want %q), stderr %q", command, code, out, want, errOut)
 	}
+	return g.recordedAfter(t, before)
+}
+
+// recordedAfter waits for alice's session that is not among before to end
+// and its recording to be encoded and uploaded, and returns its id.
+func (g *wuiGateway) recordedAfter(t *testing.T, before []string) string {
+	t.Helper()
 	var sid string
 	e2e.Poll(t, e2e.EventTimeout, func() bool {
 		for _, id := range g.aliceSessionIDs() {

@@ -30,9 +30,6 @@ func (a *app) configCmd() *cli.Command {
 			}},
 		{Name: "check", Summary: "check the configuration file (and settings.toml) without starting anything", Args: cli.NArgs(0),
 			Run: func(e *cli.Env) error {
-				if err := config.Check(a.configPath); err != nil {
-					return err
-				}
 				cfg, _, err := config.Load(a.configPath)
 				if err != nil {
 					return err

@@ -63,9 +63,6 @@ func run(args []string) error {
 		return nil
 	}
 	if *check {
-		if err := config.Check(*path); err != nil {
-			return err
-		}
 		cfg, _, err := config.Load(*path)
 		if err != nil {
 			return err

@@ -272,10 +272,10 @@ func TestInvalid(t *testing.T) {
 
 func TestBriefExample(t *testing.T) {
 	path, _ := writeConfig(t, strings.Repeat("\n", 9)+"[recording]\nqueue_length = -3\n")
-	err := Check(path)
+	_, _, err := Load(path)
 	want := "config: " + path + ":12: recording.queue_length: must be >= 0, got -3"
 	if err == nil || err.Error() != want {
-		t.Errorf("Check = %v, want %s", err, want)
+		t.Errorf("Load = %v, want %s", err, want)
 	}
 }
 

@@ -24,13 +24,6 @@ func Load(path string) (*Config, Origins, error) {
 	return c, c.Origins(), nil
 }
 
-// Check loads the configuration at path and reports any problem, for
-// `vigild --check-config` and `vigilctl config check`.
-func Check(path string) error {
-	_, err := load(path, nil)
-	return err
-}
-
 // load builds the configuration from path; settings, when not nil, stands
 // in for the settings file on disk (SaveSettings checks its result so).
 func load(path string, settings []byte) (*Config, error) {

@@ -604,29 +604,6 @@ func TestFileTransfers(t *testing.T) {
 
 // --- forwarding ---
 
-// echoServer accepts connections on 127.0.0.1 and echoes them.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 func echoOnce(conn net.Conn) error {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
@@ -644,7 +621,7 @@ func echoOnce(conn net.Conn) error {
 }
 
 func TestForwarding(t *testing.T) {
-	echo := echoServer(t)
+	echo := sdktest.EchoServer(t).String()
 	tests := []struct {
 		name  string
 		allow bool
