@@ -1,6 +1,7 @@
 package wui
 
 import (
+	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -102,17 +103,22 @@ func (s *Server) historyPage(ctx *fasthttp.RequestCtx) {
 	f, q, msg := sessionQuery(ctx.QueryArgs())
 	v := historyView{Filter: f, Protocols: []string{"ssh", "vnc", "rdp"}, Error: msg, Paged: q.Cursor != ""}
 	status := fasthttp.StatusOK
+	base := f.values()
+	v.FirstURL = "/sessions/history?" + base.Encode()
 	if msg != "" {
 		status = fasthttp.StatusBadRequest
 	} else {
 		page, err := s.b.Sessions.ListSessions(ctx, q)
-		if err != nil {
+		switch {
+		case errors.Is(err, ErrInvalid): // an edited or outdated cursor
+			status, v.Error = fasthttp.StatusBadRequest, "This page link is not valid; start again from the first page."
+		case err != nil:
 			s.backendError(ctx, "list sessions", err)
 			return
 		}
 		v.Sessions = page.Sessions
-		base := f.values()
-		v.FirstURL = "/sessions/history?" + base.Encode()
+		// The link keeps every filter, the search text too, so that the
+		// next page continues the same search.
 		if page.Next != "" {
 			base.Set("cursor", page.Next)
 			v.NextURL = "/sessions/history?" + base.Encode()

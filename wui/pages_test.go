@@ -3,8 +3,10 @@ package wui_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,6 +49,64 @@ func TestHistoryPagination(t *testing.T) {
 	}
 	if len(seen) != recorded || pages != (len(all.Sessions)+24)/25 {
 		t.Errorf("%d recorded sessions over %d pages, want %d over %d", len(seen), pages, recorded, (len(all.Sessions)+24)/25)
+	}
+}
+
+// A transcript search pages like the history: the next link keeps the
+// search text and the filters, pages are full until the last, and no
+// session repeats or goes missing.
+func TestHistorySearchPagination(t *testing.T) {
+	h := newHarness(t)
+	s := h.login(wuitest.AdminName, wuitest.AdminPassword)
+	next := regexp.MustCompile(`href="(/sessions/history\?[^"]*cursor=[^"]*)" rel="next"`)
+	row := regexp.MustCompile(`id="d-([0-9A-Z]+)"`)
+	const text = "count(*) from orders;" // characters a query string must escape
+	all, err := h.fake.ListSessions(t.Context(), wui.SessionQuery{Text: text, Limit: 1000})
+	if err != nil || len(all.Sessions) < 5 {
+		t.Fatalf("fixture: %d sessions match, %v", len(all.Sessions), err)
+	}
+	user := all.Sessions[0].UserName
+	for _, filters := range []url.Values{{"q": {text}}, {"q": {text}, "user": {user}}} {
+		var want []string
+		for _, ss := range all.Sessions {
+			if filters.Get("user") == "" || ss.UserName == user {
+				want = append(want, ss.ID)
+			}
+		}
+		filters.Set("limit", "2")
+		var got []string
+		path := "/sessions/history?" + filters.Encode()
+		for pages := 1; path != ""; pages++ {
+			res := s.do(req{path: path})
+			if res.status != 200 {
+				t.Fatalf("%s: %d", path, res.status)
+			}
+			rows := row.FindAllStringSubmatch(res.body, -1)
+			for _, m := range rows {
+				got = append(got, m[1])
+			}
+			path = ""
+			if m := next.FindStringSubmatch(res.body); m != nil {
+				path = html.UnescapeString(m[1])
+				u, err := url.Parse(path)
+				if err != nil || u.Query().Get("q") != text || u.Query().Get("user") != filters.Get("user") {
+					t.Fatalf("page %d: next link %q loses the search", pages, m[1])
+				}
+				if len(rows) != 2 {
+					t.Fatalf("page %d: %d sessions before the last page", pages, len(rows))
+				}
+			}
+			if pages > len(want) {
+				t.Fatalf("%v: more pages than sessions", filters)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%v: got %v, want %v", filters, got, want)
+		}
+	}
+	res := s.do(req{path: "/sessions/history?q=uptime&cursor=not-a-cursor"})
+	if res.status != 400 || !strings.Contains(res.body, "This page link is not valid") || !strings.Contains(res.body, "First page") {
+		t.Errorf("bad cursor: %d", res.status)
 	}
 }
 

@@ -20,19 +20,33 @@ func cursorOf(s *fakeSession) string {
 	return strconv.FormatInt(s.StartedAt.UnixNano(), 10) + "." + s.ID
 }
 
-// before reports whether s sorts after the cursor (older, newest first).
-func before(s *fakeSession, cursor string) bool {
-	ns, id, _ := strings.Cut(cursor, ".")
-	n, _ := strconv.ParseInt(ns, 10, 64)
+// parseCursor reads a cursorOf; anything else wraps wui.ErrInvalid, as
+// the daemon's cursors do.
+func parseCursor(c string) (int64, string, error) {
+	ns, id, ok := strings.Cut(c, ".")
+	n, err := strconv.ParseInt(ns, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", fmt.Errorf("wuitest: bad cursor %q: %w", c, wui.ErrInvalid)
+	}
+	return n, id, nil
+}
+
+// before reports whether s sorts after the cursor's session (older,
+// newest first).
+func before(s *fakeSession, n int64, id string) bool {
 	t := s.StartedAt.UnixNano()
 	return t < n || (t == n && s.ID < id)
 }
 
-// ListSessions filters, searches transcripts and pages on (start, id).
+// ListSessions filters, searches transcripts and pages on (start, id),
+// searches too: a page is full unless it is the last.
 func (f *Fake) ListSessions(_ context.Context, q wui.SessionQuery) (wui.SessionPage, error) {
+	var after int64
+	var afterID string
 	if q.Cursor != "" {
-		if _, _, ok := strings.Cut(q.Cursor, "."); !ok {
-			return wui.SessionPage{}, fmt.Errorf("wuitest: bad cursor: %w", wui.ErrInvalid)
+		var err error
+		if after, afterID, err = parseCursor(q.Cursor); err != nil {
+			return wui.SessionPage{}, err
 		}
 	}
 	limit := q.Limit
@@ -43,7 +57,7 @@ func (f *Fake) ListSessions(_ context.Context, q wui.SessionQuery) (wui.SessionP
 	defer f.mu.Unlock()
 	var page wui.SessionPage
 	for _, s := range f.sessions {
-		if q.Cursor != "" && !before(s, q.Cursor) {
+		if q.Cursor != "" && !before(s, after, afterID) {
 			continue
 		}
 		if !matches(s, q) {

@@ -19,12 +19,10 @@ func wuiSession(s store.Session) wui.SessionSummary {
 }
 
 func (b *wuiBackend) ListSessions(ctx context.Context, q wui.SessionQuery) (wui.SessionPage, error) {
-	st := b.d.store
 	if q.Text != "" {
 		return b.searchSessions(ctx, q)
 	}
-	rows, next, err := st.ListSessions(ctx, store.SessionFilter{UserName: q.UserName, TargetName: q.TargetName,
-		Protocol: store.Protocol(q.Protocol), Since: q.Since, Until: q.Until}, q.Cursor, q.Limit)
+	rows, next, err := b.d.store.ListSessions(ctx, sessionFilter(q), q.Cursor, q.Limit)
 	if err != nil {
 		return wui.SessionPage{}, wuiErr(err)
 	}
@@ -35,53 +33,36 @@ func (b *wuiBackend) ListSessions(ctx context.Context, q wui.SessionQuery) (wui.
 	return page, nil
 }
 
-// searchSessions answers a transcript search: the sessions with hits, each
-// with the moments that matched, filtered like the history.
+func sessionFilter(q wui.SessionQuery) store.SessionFilter {
+	return store.SessionFilter{UserName: q.UserName, TargetName: q.TargetName, Protocol: store.Protocol(q.Protocol),
+		Since: q.Since, Until: q.Until}
+}
+
+// searchSessions answers a transcript search: one page of the sessions
+// with hits that pass the history's filters (the store filters as it
+// walks the index, so pages stay full), each with the moments that
+// matched.
 func (b *wuiBackend) searchSessions(ctx context.Context, q wui.SessionQuery) (wui.SessionPage, error) {
-	hits, err := b.d.store.SearchTranscripts(ctx, store.TranscriptQuery{Text: q.Text, Limit: store.MaxPageSize})
+	found, next, err := b.d.store.SearchSessions(ctx, store.SessionSearch{Text: q.Text, Filter: sessionFilter(q),
+		Cursor: q.Cursor, Limit: q.Limit})
 	if err != nil {
 		return wui.SessionPage{}, wuiErr(err)
 	}
-	page := wui.SessionPage{Sessions: []wui.SessionSummary{}}
-	index := map[string]int{}
-	spans := map[string]segmentSpans{}
-	for _, h := range hits {
-		i, seen := index[h.SessionID]
-		if !seen {
-			s, err := b.d.store.GetSession(ctx, h.SessionID)
-			if err != nil {
-				continue // deleted since it was indexed
-			}
-			if !matches(s, q) || len(page.Sessions) >= max(q.Limit, 1) {
-				index[h.SessionID] = -1
-				continue
-			}
-			i = len(page.Sessions)
-			index[h.SessionID] = i
-			page.Sessions = append(page.Sessions, wuiSession(s))
+	page := wui.SessionPage{Next: next, Sessions: make([]wui.SessionSummary, len(found))}
+	for i, f := range found {
+		sp, err := b.segmentSpans(ctx, f.Session.ID)
+		if err != nil {
+			return wui.SessionPage{}, wuiErr(err)
 		}
-		if i < 0 {
-			continue
+		page.Sessions[i] = wuiSession(f.Session)
+		for _, h := range f.Hits {
+			// The index counts from the session start, the player from the
+			// start of the segment's clip.
+			page.Sessions[i].Hits = append(page.Sessions[i].Hits, wui.TranscriptHit{Segment: h.Segment + 1,
+				OffsetMS: sp.clipOffset(h.Segment, h.OffsetMS), Snippet: h.Snippet})
 		}
-		sp, ok := spans[h.SessionID]
-		if !ok {
-			if sp, err = b.segmentSpans(ctx, h.SessionID); err != nil {
-				return wui.SessionPage{}, wuiErr(err)
-			}
-			spans[h.SessionID] = sp
-		}
-		// The index counts from the session start, the player from the
-		// start of the segment's clip.
-		page.Sessions[i].Hits = append(page.Sessions[i].Hits, wui.TranscriptHit{Segment: h.Segment + 1,
-			OffsetMS: sp.clipOffset(h.Segment, h.OffsetMS), Snippet: h.Snippet})
 	}
 	return page, nil
-}
-
-func matches(s store.Session, q wui.SessionQuery) bool {
-	return (q.UserName == "" || s.UserName == q.UserName) && (q.TargetName == "" || s.TargetName == q.TargetName) &&
-		(q.Protocol == "" || string(s.Protocol) == q.Protocol) && (q.Since.IsZero() || !s.StartedAt.Before(q.Since)) &&
-		(q.Until.IsZero() || s.StartedAt.Before(q.Until))
 }
 
 func (b *wuiBackend) Session(ctx context.Context, id string) (wui.SessionSummary, error) {

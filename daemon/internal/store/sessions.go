@@ -330,6 +330,26 @@ func (s *Store) ListSessions(ctx context.Context, f SessionFilter, cursor string
 
 // sessionSelect is the query of one ListSessions page of up to limit rows.
 func sessionSelect(f SessionFilter, cursor string, limit int) (string, []any, error) {
+	conds, args, err := sessionConds(f)
+	if err != nil {
+		return "", nil, err
+	}
+	if cursor != "" {
+		at, id, err := decodeCursor(cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		conds, args = append(conds, "(started_at, id) < (?, ?)"), append(args, at, id)
+	}
+	q := `SELECT ` + sessionCols + ` FROM sessions`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, " AND ")
+	}
+	return q + ` ORDER BY started_at DESC, id DESC LIMIT ?`, append(args, limit), nil
+}
+
+// sessionConds is f as SQL conditions on the sessions table's columns.
+func sessionConds(f SessionFilter) ([]string, []any, error) {
 	// One index leads, chosen here rather than left to the planner: the
 	// most selective filter present among user, target and a single state.
 	// The others are written "+col" so SQLite cannot pick their index and
@@ -363,24 +383,13 @@ func sessionSelect(f SessionFilter, cursor string, limit int) (string, []any, er
 		ph := make([]string, len(f.States))
 		for i, st := range f.States {
 			if !st.valid() {
-				return "", nil, fmt.Errorf("%w: state %q", ErrInvalid, st)
+				return nil, nil, fmt.Errorf("%w: state %q", ErrInvalid, st)
 			}
 			ph[i], args = "?", append(args, st)
 		}
 		conds = append(conds, stateCol+" IN ("+strings.Join(ph, ", ")+")")
 	}
-	if cursor != "" {
-		at, id, err := decodeCursor(cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		conds, args = append(conds, "(started_at, id) < (?, ?)"), append(args, at, id)
-	}
-	q := `SELECT ` + sessionCols + ` FROM sessions`
-	if len(conds) > 0 {
-		q += ` WHERE ` + strings.Join(conds, " AND ")
-	}
-	return q + ` ORDER BY started_at DESC, id DESC LIMIT ?`, append(args, limit), nil
+	return conds, args, nil
 }
 
 // A cursor is the (started_at, id) of the last row of a page, opaque to
