@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health/grpc_health_v1"
 )
 
 // LaunchConfig says which plugin to start and how.
@@ -298,10 +299,41 @@ func (c *Client) ExitReason() string {
 	return c.cmd.ProcessState.String()
 }
 
+// Ping asks the plugin's gRPC server whether it is serving (the health
+// service go-plugin registers for every plugin), within ctx. Unlike
+// go-plugin's own Ping, it gives up when ctx ends: a process that is
+// stopped, deadlocked or stuck in a system call never answers. A ctx that
+// ended is in the error chain (errors.Is(err, context.DeadlineExceeded)),
+// as is ErrPluginUnavailable when the connection is gone.
+func (c *Client) Ping(ctx context.Context) error {
+	gc, ok := c.rpc.(*plugin.GRPCClient)
+	if !ok {
+		return fmt.Errorf("sdk: ping: %s plugin: no gRPC connection", c.kind)
+	}
+	res, err := grpc_health_v1.NewHealthClient(gc.Conn).Check(ctx,
+		&grpc_health_v1.HealthCheckRequest{Service: plugin.GRPCServiceName})
+	if err != nil {
+		// The caller's ctx tells a timeout from a connection that went away
+		// (Unavailable, or Canceled by its closing).
+		return fmt.Errorf("sdk: ping: %w", fromStatus(ctx, context.Background(), err))
+	}
+	if st := res.GetStatus(); st != grpc_health_v1.HealthCheckResponse_SERVING {
+		return fmt.Errorf("sdk: ping: plugin reports %s", st)
+	}
+	return nil
+}
+
+// killGrace bounds Kill's graceful close. go-plugin asks the plugin to shut
+// down and waits for the answer without a deadline (then two seconds for
+// the exit, then kills it); a process that stopped answering never gives
+// that answer.
+const killGrace = 5 * time.Second
+
 // Kill stops the plugin: it closes the connection, which makes the plugin
-// exit, and kills the process if it has not exited two seconds later. It
-// returns once the process is gone. Calling it again does nothing. For a
-// plugin attached in process it only closes the connection.
+// exit, and kills the process if it has not exited two seconds later, or if
+// it does not even take the close within killGrace. It returns once the
+// process is gone. Calling it again does nothing. For a plugin attached in
+// process it only closes the connection.
 func (c *Client) Kill() {
 	if gc, ok := c.rpc.(*plugin.GRPCClient); ok && c.cmd == nil {
 		// Attached in test mode: go-plugin leaves the server to whoever
@@ -313,7 +345,32 @@ func (c *Client) Kill() {
 	for _, sc := range c.side {
 		sc.Close()
 	}
-	c.pc.Kill()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		c.pc.Kill()
+	}()
+	timer := time.NewTimer(killGrace)
+	defer timer.Stop()
+	select {
+	case <-closed:
+	case <-timer.C:
+		// The process's exit ends go-plugin's wait for the answer.
+		c.KillProcess()
+		<-closed
+	}
+}
+
+// KillProcess sends SIGKILL to the plugin process at once, without the
+// graceful close Kill starts with: for a process that stopped answering.
+// Done is closed once it is gone; Kill still releases the connection. It
+// does nothing for a plugin attached in process or a process already gone.
+func (c *Client) KillProcess() {
+	if c.cmd == nil || c.cmd.Process == nil {
+		return
+	}
+	// An error means the process is gone already: nothing left to do.
+	_ = c.cmd.Process.Kill()
 }
 
 // fixedNameLogger keeps the name the host gave the plugin's logger:

@@ -20,11 +20,13 @@ import (
 func (d *Daemon) startPlugins(ctx context.Context) error {
 	cfg := d.Config()
 	m, err := pluginhost.New(pluginhost.Config{
-		Dir:     cfg.PluginDir,
-		Configs: pluginConfigs(cfg),
-		Logger:  d.log,
-		Emit:    d.publish,
-		Enabled: pluginsUsed(cfg),
+		Dir:            cfg.PluginDir,
+		Configs:        pluginConfigs(cfg),
+		Logger:         d.log,
+		Emit:           d.publish,
+		Enabled:        pluginsUsed(cfg),
+		HealthInterval: cfg.PluginHealthInterval, // read once: a change waits for a restart (restartPending)
+		HealthTimeout:  cfg.PluginHealthTimeout,
 	})
 	if err != nil {
 		return err

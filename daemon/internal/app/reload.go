@@ -77,6 +77,8 @@ func restartPending(old, cfg *config.Config) []string {
 	check("recording.queue_length", old.Recording.QueueLength != cfg.Recording.QueueLength)
 	check("recording.upload_location (another storage backend)", storagePlugin(old) != storagePlugin(cfg))
 	check("ssh.host_key", old.SSH.HostKey != cfg.SSH.HostKey)
+	check("plugin_health_interval", old.PluginHealthInterval != cfg.PluginHealthInterval)
+	check("plugin_health_timeout", old.PluginHealthTimeout != cfg.PluginHealthTimeout)
 	if old.VNC.Enabled {
 		check("recording.record_input (VNC gateway)", old.Recording.RecordInput != cfg.Recording.RecordInput)
 		check("vnc.tls_cert", old.VNC.TLSCert != cfg.VNC.TLSCert)

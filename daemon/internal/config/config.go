@@ -20,13 +20,15 @@ const SettingsFile = "settings.toml"
 // Config is vigild's effective configuration. Load returns it with every
 // default filled in and every value checked.
 type Config struct {
-	Team          string        `toml:"team"`
-	ServerID      string        `toml:"server_id"`
-	StateDir      string        `toml:"state_dir" vigil:"path,fixed"`
-	LogDir        string        `toml:"log_dir" vigil:"path"`
-	PluginDir     string        `toml:"plugin_dir" vigil:"path,fixed"`
-	ShutdownGrace time.Duration `toml:"shutdown_grace"`
-	LogLevel      string        `toml:"log_level"`
+	Team                 string        `toml:"team"`
+	ServerID             string        `toml:"server_id"`
+	StateDir             string        `toml:"state_dir" vigil:"path,fixed"`
+	LogDir               string        `toml:"log_dir" vigil:"path"`
+	PluginDir            string        `toml:"plugin_dir" vigil:"path,fixed"`
+	PluginHealthInterval time.Duration `toml:"plugin_health_interval"` // how often each running plugin is checked
+	PluginHealthTimeout  time.Duration `toml:"plugin_health_timeout"`  // how long a check may take
+	ShutdownGrace        time.Duration `toml:"shutdown_grace"`
+	LogLevel             string        `toml:"log_level"`
 
 	SSH       SSH       `toml:"ssh"`
 	VNC       VNC       `toml:"vnc"`
@@ -162,12 +164,14 @@ const day = 24 * time.Hour
 // the default sink).
 func Default() *Config {
 	c := &Config{
-		Team:          "vigil",
-		StateDir:      "/var/lib/vigil",
-		LogDir:        "/var/log/vigil",
-		PluginDir:     "/usr/lib/vigil/plugins",
-		ShutdownGrace: 30 * time.Second,
-		LogLevel:      "info",
+		Team:                 "vigil",
+		StateDir:             "/var/lib/vigil",
+		LogDir:               "/var/log/vigil",
+		PluginDir:            "/usr/lib/vigil/plugins",
+		PluginHealthInterval: 10 * time.Second,
+		PluginHealthTimeout:  5 * time.Second,
+		ShutdownGrace:        30 * time.Second,
+		LogLevel:             "info",
 		SSH: SSH{
 			Enabled:      true,
 			Listen:       "127.0.0.1:2222",

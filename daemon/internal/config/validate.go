@@ -212,6 +212,7 @@ func (c *Config) check(is *issues) {
 	k.absPath("state_dir", &c.StateDir, true)
 	k.absPath("log_dir", &c.LogDir, true)
 	k.absPath("plugin_dir", &c.PluginDir, true)
+	c.checkPluginHealth(k)
 	k.durAtLeast("shutdown_grace", c.ShutdownGrace, 0)
 	k.oneOf("log_level", c.LogLevel, logLevels)
 
@@ -219,6 +220,22 @@ func (c *Config) check(is *issues) {
 	c.checkRecording(k)
 	c.checkLog(k)
 	c.checkPlugins(k)
+}
+
+// checkPluginHealth checks the plugin watchdog's pace: a check must end
+// before the next one is due.
+func (c *Config) checkPluginHealth(k checker) {
+	interval, timeout := c.PluginHealthInterval, c.PluginHealthTimeout
+	k.durAtLeast("plugin_health_interval", interval, time.Millisecond)
+	k.durAtLeast("plugin_health_timeout", timeout, time.Millisecond)
+	if interval < time.Millisecond || timeout < time.Millisecond || timeout < interval {
+		return
+	}
+	if c.set("plugin_health_timeout") {
+		k.bad("plugin_health_timeout", "must be shorter than plugin_health_interval (%s), got %s", FormatDuration(interval), FormatDuration(timeout))
+	} else {
+		k.bad("plugin_health_interval", "must be longer than plugin_health_timeout (%s), got %s", FormatDuration(timeout), FormatDuration(interval))
+	}
 }
 
 func (c *Config) checkListeners(k checker) {

@@ -56,9 +56,10 @@ type Config struct {
 	// Logger.Named("plugin.<kind>-<name>"), the manager's own under
 	// "pluginhost". nil discards.
 	Logger hclog.Logger
-	// Emit receives plugin.start, plugin.exit, plugin.restart and
-	// plugin.refused events (component "plugins"). It is called from the
-	// supervisors and must not block for long. nil drops them.
+	// Emit receives plugin.start, plugin.exit, plugin.restart,
+	// plugin.unresponsive and plugin.refused events (component "plugins").
+	// It is called from the supervisors and their watchdogs and must not
+	// block for long. nil drops them.
 	Emit func(event.Event)
 	// Accept lists, per kind, the API versions the host accepts; a kind
 	// left out accepts every version the sdk speaks.
@@ -68,13 +69,35 @@ type Config struct {
 	// StartTimeout bounds a plugin's start, and its Info and Configure
 	// calls. Zero means 30 s.
 	StartTimeout time.Duration
+	// HealthInterval is how often a running plugin is asked whether it
+	// still answers (a gRPC health check); zero means 10 s.
+	HealthInterval time.Duration
+	// HealthTimeout bounds each health check; zero means 5 s. It must be
+	// shorter than HealthInterval.
+	HealthTimeout time.Duration
+	// HealthFailures is how many health checks in a row may fail before
+	// the plugin counts as hung: it is reported (plugin.unresponsive),
+	// killed and relaunched like a plugin that exited. Zero means 3.
+	HealthFailures int
 	// Enabled, if set, says which discovered plugins (by "<kind>-<name>")
 	// to launch; the others are listed by Health as StateDisabled. The
 	// daemon launches only what its configuration uses, so an installed
 	// but unused backend (say storage-s3 with a file:// upload location)
 	// neither runs nor fails for want of settings.
 	Enabled func(id string) bool
+
+	// checked, if set, hears the outcome of every health check (tests
+	// count them). It is called from the watchdogs.
+	checked func(id string, err error)
 }
+
+// Health check defaults: a hung plugin is killed within about half a
+// minute, and a busy one has seconds to answer.
+const (
+	defaultHealthInterval = 10 * time.Second
+	defaultHealthTimeout  = 5 * time.Second
+	defaultHealthFailures = 3
+)
 
 // checkAndSetDefaults fills defaults and validates, in one place.
 func (c *Config) checkAndSetDefaults() error {
@@ -96,6 +119,9 @@ func (c *Config) checkAndSetDefaults() error {
 	if c.StartTimeout <= 0 {
 		c.StartTimeout = 30 * time.Second
 	}
+	if err := c.checkHealthDefaults(); err != nil {
+		return err
+	}
 	accept := make(map[sdk.Kind][]int, len(sdk.Kinds()))
 	for _, k := range sdk.Kinds() {
 		accept[k] = sdk.APIVersions(k)
@@ -115,6 +141,27 @@ func (c *Config) checkAndSetDefaults() error {
 		accept[k] = slices.Clone(vs)
 	}
 	c.Accept = accept
+	return nil
+}
+
+func (c *Config) checkHealthDefaults() error {
+	if c.HealthInterval == 0 {
+		c.HealthInterval = defaultHealthInterval
+	}
+	if c.HealthTimeout == 0 {
+		c.HealthTimeout = defaultHealthTimeout
+	}
+	if c.HealthFailures == 0 {
+		c.HealthFailures = defaultHealthFailures
+	}
+	switch {
+	case c.HealthInterval < 0 || c.HealthTimeout < 0:
+		return fmt.Errorf("pluginhost: config: health interval %s, timeout %s: need both > 0", c.HealthInterval, c.HealthTimeout)
+	case c.HealthTimeout >= c.HealthInterval:
+		return fmt.Errorf("pluginhost: config: health timeout %s: need it shorter than the health interval %s", c.HealthTimeout, c.HealthInterval)
+	case c.HealthFailures < 0:
+		return fmt.Errorf("pluginhost: config: health failures %d: need > 0", c.HealthFailures)
+	}
 	return nil
 }
 
@@ -148,8 +195,13 @@ type Status struct {
 	APIVersion int
 	State      State
 	// Restarts counts the relaunches the supervisor scheduled.
-	Restarts  int
+	Restarts int
+	// LastError is the last thing that went wrong: a failed launch, an
+	// exit, a failed health check. A later success does not clear it.
 	LastError string
+	// FailedChecks counts the running process's health checks that failed
+	// in a row; one that passes resets it.
+	FailedChecks int
 	// PID and StartedAt describe the running process (zero otherwise).
 	PID       int
 	StartedAt time.Time

@@ -98,9 +98,11 @@ func (in *instance) run(ctx context.Context, first chan<- struct{}) {
 			started := time.Now()
 			in.running(c, started)
 			reported()
+			stopWatchdog := in.watchdog(ctx, c)
 			select {
 			case <-c.Done():
 			case <-ctx.Done():
+				stopWatchdog()
 				in.mu.Lock()
 				in.live = nil
 				in.mu.Unlock()
@@ -109,13 +111,18 @@ func (in *instance) run(ctx context.Context, first chan<- struct{}) {
 				in.emit("plugin.exit", event.LevelInfo, fmt.Sprintf("plugin %s stopped", in.id), "stopped", "vigild is stopping", nil)
 				return
 			}
+			hung := stopWatchdog()
 			reason := c.ExitReason()
 			if reason == "" {
 				reason = "connection lost"
 			}
+			if hung != "" {
+				reason = "killed by vigild: it stopped answering health checks (" + hung + "); " + reason
+			}
 			in.mu.Lock()
 			in.live = nil
 			in.status.PID = 0
+			in.status.FailedChecks = 0
 			in.status.LastError = "exited: " + reason
 			in.mu.Unlock()
 			// The process is gone; Kill releases what go-plugin holds for it.
@@ -148,6 +155,91 @@ func (in *instance) run(ctx context.Context, first chan<- struct{}) {
 			in.stopped()
 			return
 		}
+	}
+}
+
+// watchdog checks the running process c until it exits or ctx ends (see
+// watch). The returned func stops it, waits for it, and says why it killed
+// the process, or "" if it did not.
+func (in *instance) watchdog(ctx context.Context, c *sdk.Client) (stop func() (hung string)) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var hung string
+	go func() {
+		defer close(done)
+		hung = in.watch(ctx, c)
+	}()
+	return func() string {
+		cancel()
+		<-done
+		return hung
+	}
+}
+
+// watch pings c every HealthInterval, each ping bounded by HealthTimeout.
+// After HealthFailures failures in a row the process is hung: watch
+// reports it, kills it (SIGKILL at once: a hung process would not act on
+// a request to exit) and returns why; the supervisor sees the exit and
+// relaunches. It returns "" when c exits by itself or ctx ends.
+func (in *instance) watch(ctx context.Context, c *sdk.Client) string {
+	cfg := &in.m.cfg
+	ticker := time.NewTicker(cfg.HealthInterval)
+	defer ticker.Stop()
+	failed := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-c.Done():
+			return ""
+		case <-ticker.C:
+		}
+		pingCtx, cancel := context.WithTimeout(ctx, cfg.HealthTimeout)
+		err := c.Ping(pingCtx)
+		cancel()
+		select {
+		case <-ctx.Done():
+			return "" // stopping: the check did not finish
+		case <-c.Done():
+			return "" // exited by itself: the supervisor says how
+		default:
+		}
+		if err == nil {
+			if failed > 0 {
+				in.m.log.Info("plugin answers health checks again", "plugin", in.id, "pid", c.PID(), "failed", failed)
+			}
+			failed = 0
+			in.checkFailed(0, "", err)
+			continue
+		}
+		failed++
+		in.checkFailed(failed, fmt.Sprintf("health check %d of %d failed: %v", failed, cfg.HealthFailures, err), err)
+		if failed < cfg.HealthFailures {
+			in.m.log.Warn("plugin health check failed", "plugin", in.id, "pid", c.PID(),
+				"failed", failed, "of", cfg.HealthFailures, "error", err)
+			continue
+		}
+		hung := fmt.Sprintf("%d health checks in a row failed, the last: %v", failed, err)
+		in.m.log.Error("plugin unresponsive; killing it", "plugin", in.id, "pid", c.PID(), "reason", hung)
+		in.emit("plugin.unresponsive", event.LevelError,
+			fmt.Sprintf("plugin %s (pid %d) stopped answering; vigild kills and relaunches it", in.id, c.PID()),
+			"failure", hung, map[string]string{"pid": strconv.Itoa(c.PID())})
+		c.KillProcess()
+		return hung
+	}
+}
+
+// checkFailed records the number of health checks failed in a row and,
+// when one failed, why; then it tells Config.checked about err.
+func (in *instance) checkFailed(n int, msg string, err error) {
+	in.mu.Lock()
+	in.status.FailedChecks = n
+	if msg != "" {
+		in.status.LastError = msg
+	}
+	in.mu.Unlock()
+	if in.m.cfg.checked != nil {
+		in.m.cfg.checked(in.id, err)
 	}
 }
 
@@ -200,6 +292,7 @@ func (in *instance) stopped() {
 	in.mu.Lock()
 	in.status.State = StateStopped
 	in.status.PID = 0
+	in.status.FailedChecks = 0
 	in.mu.Unlock()
 }
 
