@@ -53,6 +53,8 @@ var Rules = []Rule{
 	{"plugin.start", false, Class{"220", "Plugin started", 0, "start"}},
 	{"plugin.exit", false, Class{"221", "Plugin exited", 5, "exit"}},
 	{"plugin.restart", false, Class{"222", "Plugin restarted", 5, "restart"}},
+	{"plugin.refused", false, Class{"223", "Plugin refused", 7, "refuse"}},
+	{"plugin.unresponsive", false, Class{"224", "Plugin unresponsive", 7, "kill"}},
 	{"plugin.", true, Class{"229", "Plugin event", 0, ""}},
 	{"scaling.status.resources", false, Class{"230", "Resource status", 0, "report"}},
 	{"log.sink.dropped", false, Class{"240", "Log events dropped", 7, "drop"}},

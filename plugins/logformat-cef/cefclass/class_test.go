@@ -21,6 +21,8 @@ func TestLookup(t *testing.T) {
 		{"recording.play", Class{"213", "Recording played", 3, "play"}},
 		{"recording.render_failed", Class{"219", "Recording event", 0, "render_failed"}},
 		{"plugin.crash", Class{"229", "Plugin event", 0, "crash"}},
+		{"plugin.refused", Class{"223", "Plugin refused", 7, "refuse"}},
+		{"plugin.unresponsive", Class{"224", "Plugin unresponsive", 7, "kill"}},
 		{"config.reload_failed", Class{"251", "Configuration reload failed", 7, "reload"}},
 		{"totally.new.metric", Class{"totally.new.metric", "totally.new.metric", 0, "metric"}},
 		{"nodots", Class{"nodots", "nodots", 0, "nodots"}},
