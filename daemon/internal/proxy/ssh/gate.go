@@ -26,10 +26,13 @@ import (
 // channel empty (x/crypto's Read fills the buffer while data is waiting):
 // the pump then waits for what the gate lets through. The gate never waits
 // for ever: after gateStall without a pump taking anything (a client that
-// stopped reading a channel, data for a channel nobody pumps) it starts
-// counting afresh, so that the connection's other channels, window
-// adjustments and requests still flow; such a channel is then bounded by
-// x/crypto's window, as without the gate.
+// stopped reading a channel, data for a channel nobody pumps) it opens, and
+// stays open until a pump takes data again, so that the connection's other
+// channels, window adjustments and requests flow at full speed; the stuck
+// channel is then bounded by x/crypto's window, as without the gate.
+// (Counting afresh after each stall instead would let such a connection
+// read only its allowance per gateStall until that window filled: a
+// second's wait for every keystroke echoed on its other channels.)
 type readGate struct {
 	net.Conn
 
@@ -39,7 +42,9 @@ type readGate struct {
 	progress uint64 // counts takes, to notice a stall
 	seen     uint64 // progress when the waiting reader armed the timer
 	waiting  bool
-	stalled  bool
+	stalled  bool // no pump took anything for gateStall while a read waited
+	open     bool // since that stall, no pump took anything: reads pass
+	stalls   int  // how often the gate opened, for tests
 	closed   bool
 	timer    *time.Timer
 }
@@ -85,9 +90,10 @@ func (g *readGate) Read(p []byte) (int, error) {
 func (g *readGate) wait() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for g.ahead > allowance() && !g.closed {
+	for !g.open && g.ahead > allowance() && !g.closed {
 		if g.stalled {
-			g.ahead = 0
+			g.ahead, g.open = 0, true
+			g.stalls++
 			break
 		}
 		g.seen, g.waiting = g.progress, true
@@ -116,6 +122,10 @@ func (g *readGate) took(n int, drained bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.progress++
+	if g.open {
+		// A pump moves again: count from here.
+		g.open, g.ahead = false, 0
+	}
 	g.ahead = max(g.ahead-int64(n), 0)
 	if drained {
 		g.ahead = 0

@@ -91,6 +91,48 @@ func TestReadGate(t *testing.T) {
 			t.Fatalf("the gate let the read through after %v, before the stall time %v", waited, gateStall)
 		}
 	})
+	t.Run("after a stall the gate stays open until a pump takes data", func(t *testing.T) {
+		g := newReadGate(endless{})
+		defer g.Close()
+		if _, err := g.Read(make([]byte, int(allowance())+1)); err != nil {
+			t.Fatal(err)
+		}
+		done := gatedRead(g, 1)
+		blockedInGate(t, g)
+		if err := <-done; err != nil { // released by the stall
+			t.Fatal(err)
+		}
+		// Nothing is taken (a client stopped reading one channel): the
+		// connection reads on, many allowances, without waiting again.
+		for range 10 {
+			if _, err := g.Read(make([]byte, int(allowance())+1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		g.mu.Lock()
+		stalls, waiting := g.stalls, g.waiting
+		g.mu.Unlock()
+		if stalls != 1 || waiting {
+			t.Fatalf("after 10 allowances read past a stall: %d stalls (waiting %v), want 1", stalls, waiting)
+		}
+		// A pump takes data again: the gate counts anew and holds the
+		// connection once it is an allowance ahead.
+		g.took(1, false)
+		if _, err := g.Read(make([]byte, int(allowance())+1)); err != nil {
+			t.Fatal(err)
+		}
+		again := gatedRead(g, 1)
+		blockedInGate(t, g)
+		g.took(int(allowance())+1, false)
+		if err := <-again; err != nil {
+			t.Fatal(err)
+		}
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.stalls != 1 || g.open {
+			t.Fatalf("after a pump took data: %d stalls, open %v; want the gate closed and counting", g.stalls, g.open)
+		}
+	})
 	t.Run("close releases a waiting read", func(t *testing.T) {
 		a, b := net.Pipe()
 		defer b.Close()
