@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -258,20 +259,23 @@ func TestCtlOffline(t *testing.T) {
 	}
 }
 
-// TestReloadBadSink: a reload whose changed sink cannot be built (a TLS
-// syslog sink whose CA file holds no certificate) is refused, naming the
-// sink, and every running sink goes on delivering: the one it would have
-// replaced included.
-func TestReloadBadSink(t *testing.T) {
-	t.Parallel()
-	const files = `
+// jsonFileSink is the default sink, written out: a test that adds sinks
+// keeps it.
+const jsonFileSink = `
 [[log.sink]]
 name = "json-files"
 type = "file"
 format = "json"
 path = "{component}_json.log"
 `
-	g := newGateway(t, files+`
+
+// TestReloadBadSink: a reload whose changed sink cannot be built (a TLS
+// syslog sink whose CA file holds no certificate) is refused, naming the
+// sink, and every running sink goes on delivering: the one it would have
+// replaced included.
+func TestReloadBadSink(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, jsonFileSink+`
 [[log.sink]]
 name = "audit"
 type = "file"
@@ -285,7 +289,7 @@ path = "audit/all.log"
 	ca := filepath.Join(g.Dir, "ca.pem")
 	writeFile(t, ca, []byte("not a certificate\n"))
 	n := len(e2e.Find(g.Events("core"), "config.reload.failed"))
-	g.WriteConfig(files + fmt.Sprintf(`
+	g.WriteConfig(jsonFileSink + fmt.Sprintf(`
 [[log.sink]]
 name = "audit"
 type = "syslog"
@@ -313,4 +317,43 @@ tls_ca = %q
 	g.WaitEventIn(audit, "config.reload.failed")
 	g.sshOK(t, g.bob, "echo after", "after")
 	g.WaitEventIn(audit, "session.destroy", e2e.Fields("user_name", "bob"))
+}
+
+// TestReloadNewSinkFormat: a reload that adds a sink whose format no sink
+// used before starts that format's plugin (vigild launches only the
+// plugins its configuration uses), and the new sink delivers the next
+// session's events without a restart.
+func TestReloadNewSinkFormat(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, jsonFileSink)
+	if out := g.MustCtl("", "plugins", "list"); !regexp.MustCompile(`(?m)^logformat-cef\s.*\sdisabled\s`).MatchString(out) {
+		t.Fatalf("before the reload, plugins list should show logformat-cef disabled:\n%s", out)
+	}
+	g.WriteConfig(jsonFileSink + `
+[[log.sink]]
+name = "siem"
+type = "file"
+format = "cef"
+path = "cef/all.log"
+`)
+	n := len(e2e.Find(g.Events("core"), "config.reload"))
+	g.Signal(syscall.SIGHUP)
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		return len(e2e.Find(g.Events("core"), "config.reload")) > n
+	}, func() string { return "config.reload after adding a cef sink; stderr: " + g.StderrTail(20) })
+	g.WaitEvent("plugins", "plugin.start", e2e.Fields("plugin", "logformat-cef"))
+
+	g.sshOK(t, g.alice, "echo after", "after")
+	cef := filepath.Join(g.LogDir, "cef", "all.log")
+	var text string
+	e2e.Poll(t, e2e.EventTimeout, func() bool {
+		b, _ := os.ReadFile(cef)
+		text = string(b)
+		for _, line := range strings.Split(text, "\n") {
+			if strings.HasPrefix(line, "CEF:0|") && strings.Contains(line, "|6|Logged off|") && strings.Contains(line, "suser=alice") {
+				return true
+			}
+		}
+		return false
+	}, func() string { return "a CEF session.destroy line for alice in " + cef + "; it holds:\n" + text })
 }

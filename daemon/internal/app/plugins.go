@@ -42,6 +42,10 @@ func (d *Daemon) startPlugins(ctx context.Context) error {
 				return err
 			}
 		}
+		// A sink with a format nothing used before, or a plugin whose
+		// refused settings were fixed, starts now rather than at the next
+		// restart.
+		m.Enable(pluginsUsed(cfg))
 		return nil
 	})
 	return nil

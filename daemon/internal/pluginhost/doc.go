@@ -11,5 +11,7 @@
 // one stable handle per plugin (Manager.Storage, LogFormatter, Recorder)
 // that routes each call to whichever process is live; while none is, calls
 // fail fast with ErrPluginUnavailable and the caller's queue retries. Every
-// start, exit, restart, hang and refusal is an event.
+// start, exit, restart, hang and refusal is an event. On a reload the
+// daemon calls Manager.Enable, which starts a plugin the configuration now
+// uses, or one that refused its settings and has been given new ones.
 package pluginhost

@@ -287,9 +287,33 @@ func (m *Manager) Start(ctx context.Context) error {
 // Calling it again does nothing.
 func (m *Manager) Stop() {
 	m.stopOnce.Do(func() {
+		m.mu.Lock() // no Enable starts a supervisor after this
 		m.cancel()
+		m.mu.Unlock()
 		m.wg.Wait()
 	})
+}
+
+// Enable starts supervising, without waiting for the launches, each plugin
+// that used says the configuration now needs and that is disabled, and
+// each used plugin that refused its configuration as invalid and has been
+// given another since (through its handle's Configure). The daemon calls
+// it on a reload, after configuring the plugins, so that a sink added with
+// a format nothing used before, or a plugin whose settings were fixed,
+// runs without a restart. A plugin no longer used keeps running.
+func (m *Manager) Enable(used func(id string) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.started || m.ctx.Err() != nil {
+		return
+	}
+	for id, in := range m.instances {
+		if in.refuse == nil && in.relaunchable(used(id)) {
+			m.log.Info("supervising plugin after a reload", "plugin", id)
+			m.wg.Add(1)
+			go in.run(m.ctx, make(chan struct{}))
+		}
+	}
 }
 
 // Health returns every discovered plugin's status, sorted by ID.

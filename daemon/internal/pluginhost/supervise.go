@@ -1,6 +1,7 @@
 package pluginhost
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -28,6 +29,12 @@ type instance struct {
 	config []byte
 	live   *sdk.Client
 	status Status
+	// launched is the configuration of the last launch; refusedConfig,
+	// when the plugin refused it as invalid, so that a reload with another
+	// one may launch it again (see relaunchable).
+	launched      []byte
+	refusedConfig []byte
+	configRefused bool
 }
 
 func newInstance(m *Manager, c Candidate) *instance {
@@ -88,7 +95,13 @@ func (in *instance) run(ctx context.Context, first chan<- struct{}) {
 		case err != nil && ctx.Err() != nil:
 			in.stopped()
 			return
-		case err != nil && (errors.Is(err, sdk.ErrIncompatible) || errors.Is(err, sdk.ErrInvalidConfig)):
+		case err != nil && errors.Is(err, sdk.ErrInvalidConfig):
+			in.mu.Lock()
+			in.configRefused, in.refusedConfig = true, in.launched
+			in.mu.Unlock()
+			in.refused(err)
+			return
+		case err != nil && errors.Is(err, sdk.ErrIncompatible):
 			in.refused(err)
 			return
 		case err != nil:
@@ -243,11 +256,30 @@ func (in *instance) checkFailed(n int, msg string, err error) {
 	}
 }
 
+// relaunchable says whether a supervisor should start again for a plugin
+// that has none: one that was disabled and is used now, or one that was
+// refused for its configuration and has been given another since. If so,
+// it marks the plugin starting, so that it is not started twice.
+func (in *instance) relaunchable(used bool) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	switch {
+	case in.status.State == StateDisabled && used:
+	case in.status.State == StateRefused && in.configRefused && used && !bytes.Equal(in.refusedConfig, in.config):
+		in.configRefused = false
+	default:
+		return false
+	}
+	in.status.State = StateStarting
+	return true
+}
+
 // launch starts one process with the current configuration.
 func (in *instance) launch(ctx context.Context) (*sdk.Client, error) {
 	in.mu.Lock()
 	in.status.State = StateStarting
 	config := in.config
+	in.launched = config
 	in.mu.Unlock()
 	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
 		Kind:         in.kind,

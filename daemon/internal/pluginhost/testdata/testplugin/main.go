@@ -7,6 +7,7 @@
 //	logformat-wrongkind reports kind "storage" in Info
 //	logformat-v99     serves only API version 99 (refused at the handshake)
 //	logformat-badconfig refuses every configuration (ErrInvalidConfig)
+//	logformat-picky   refuses every configuration but {"ok":true}
 //	logformat-crash   exits with status 3 before serving
 //	recorder-<any>    a recorder that reports progress 0, 50, 100
 package main
@@ -44,6 +45,9 @@ func (b base) Info(context.Context) (sdk.Info, error) {
 func (b base) Configure(_ context.Context, configJSON []byte) error {
 	if b.name == "badconfig" {
 		return fmt.Errorf("%s-%s: config: no configuration pleases me: %w", b.kind, b.name, sdk.ErrInvalidConfig)
+	}
+	if b.name == "picky" && string(configJSON) != `{"ok":true}` {
+		return fmt.Errorf("%s-%s: config: want {\"ok\":true}: %w", b.kind, b.name, sdk.ErrInvalidConfig)
 	}
 	sdk.Logger().Info("test plugin configured", "plugin", string(b.kind)+"-"+b.name, "config", string(configJSON))
 	return nil
