@@ -147,13 +147,15 @@ func (d *Daemon) pluginsHealth(context.Context, json.RawMessage) (any, error) {
 		PID        int    `json:"pid"`
 		StartedAt  any    `json:"started_at"`
 		LastError  string `json:"last_error"`
+		// FailedChecks counts the health checks failed in a row.
+		FailedChecks int `json:"failed_checks"`
 	}
 	out := []row{}
 	if d.plugins == nil {
 		return out, nil
 	}
 	for _, s := range d.plugins.Health() {
-		out = append(out, row{s.ID, string(s.Kind), s.Version, s.APIVersion, string(s.State), s.Restarts, s.PID, s.StartedAt, s.LastError})
+		out = append(out, row{s.ID, string(s.Kind), s.Version, s.APIVersion, string(s.State), s.Restarts, s.PID, s.StartedAt, s.LastError, s.FailedChecks})
 	}
 	return out, nil
 }

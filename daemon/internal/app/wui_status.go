@@ -232,15 +232,23 @@ func (b *wuiBackend) Status(ctx context.Context) (wui.StatusInfo, error) {
 	if d.plugins != nil {
 		for _, p := range d.plugins.Health() {
 			info.Plugins = append(info.Plugins, wui.PluginHealth{Name: p.ID, Kind: string(p.Kind), Version: p.Version,
-				Healthy: p.State == pluginhost.StateRunning || p.State == pluginhost.StateDisabled, Detail: healthDetail(p), Restarts: p.Restarts})
+				Healthy: pluginHealthy(p), Detail: healthDetail(p), Restarts: p.Restarts})
 		}
 	}
 	info.Queues = append(info.Queues, d.queueDepths(ctx)...)
 	return info, nil
 }
 
+// pluginHealthy: running and answering its health checks, or not needed.
+func pluginHealthy(p pluginhost.Status) bool {
+	return p.State == pluginhost.StateRunning && p.FailedChecks == 0 || p.State == pluginhost.StateDisabled
+}
+
+// healthDetail says what is wrong with a plugin that is not healthy: its
+// state and last error ("running: health check 2 of 3 failed: ..." for one
+// that stopped answering and is about to be killed).
 func healthDetail(p pluginhost.Status) string {
-	if p.State == pluginhost.StateRunning {
+	if pluginHealthy(p) {
 		return ""
 	}
 	if p.LastError != "" {
