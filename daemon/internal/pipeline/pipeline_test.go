@@ -84,9 +84,9 @@ func TestSealedSegmentsEndUpInTheBucket(t *testing.T) {
 		t.Fatalf("the uploaded transcript lacks the session's text:\n%.300s", txt)
 	}
 
-	hits, err := h.st.SearchTranscripts(ctx, store.TranscriptQuery{Text: "canary dawn"})
-	if err != nil || len(hits) != 1 || hits[0].SessionID != sess.ID || hits[0].Segment != 0 {
-		t.Fatalf("transcript search: %+v, %v; want one hit in segment 0", hits, err)
+	found, _, err := h.st.SearchSessions(ctx, store.SessionSearch{Text: "canary dawn"})
+	if err != nil || len(found) != 1 || found[0].Session.ID != sess.ID || len(found[0].Hits) != 1 || found[0].Hits[0].Segment != 0 {
+		t.Fatalf("transcript search: %+v, %v; want one hit in segment 0", found, err)
 	}
 	renders, err := h.st.ListRenders(ctx, sess.ID)
 	if err != nil || len(renders) != 2*len(segs) {

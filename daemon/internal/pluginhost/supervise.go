@@ -29,10 +29,8 @@ type instance struct {
 	config []byte
 	live   *sdk.Client
 	status Status
-	// launched is the configuration of the last launch; refusedConfig,
-	// when the plugin refused it as invalid, so that a reload with another
-	// one may launch it again (see relaunchable).
-	launched      []byte
+	// configRefused: the plugin refused refusedConfig as invalid, so a
+	// reload that gives it another may launch it again (relaunchable).
 	refusedConfig []byte
 	configRefused bool
 }
@@ -90,14 +88,14 @@ func (in *instance) run(ctx context.Context, first chan<- struct{}) {
 	}
 	attempt := 0
 	for {
-		c, err := in.launch(ctx)
+		c, config, err := in.launch(ctx)
 		switch {
 		case err != nil && ctx.Err() != nil:
 			in.stopped()
 			return
 		case err != nil && errors.Is(err, sdk.ErrInvalidConfig):
 			in.mu.Lock()
-			in.configRefused, in.refusedConfig = true, in.launched
+			in.configRefused, in.refusedConfig = true, config
 			in.mu.Unlock()
 			in.refused(err)
 			return
@@ -274,12 +272,12 @@ func (in *instance) relaunchable(used bool) bool {
 	return true
 }
 
-// launch starts one process with the current configuration.
-func (in *instance) launch(ctx context.Context) (*sdk.Client, error) {
+// launch starts one process with the current configuration, which it
+// returns too.
+func (in *instance) launch(ctx context.Context) (*sdk.Client, []byte, error) {
 	in.mu.Lock()
 	in.status.State = StateStarting
 	config := in.config
-	in.launched = config
 	in.mu.Unlock()
 	c, err := sdk.Launch(ctx, sdk.LaunchConfig{
 		Kind:         in.kind,
@@ -290,9 +288,9 @@ func (in *instance) launch(ctx context.Context) (*sdk.Client, error) {
 		StartTimeout: in.m.cfg.StartTimeout,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pluginhost: %s: %w", in.id, err)
+		return nil, config, fmt.Errorf("pluginhost: %s: %w", in.id, err)
 	}
-	return c, nil
+	return c, config, nil
 }
 
 func (in *instance) running(c *sdk.Client, started time.Time) {

@@ -249,22 +249,22 @@ func TestTranscripts(t *testing.T) {
 		off int64
 	}
 	tests := []struct {
-		q    TranscriptQuery
+		q    SessionSearch
 		want []hit
 	}{
-		{TranscriptQuery{Text: "shadow"}, []hit{{b.ID, 2, 777}, {a.ID, 0, 4500}}},
-		{TranscriptQuery{Text: "etc/shadow"}, []hit{{b.ID, 2, 777}, {a.ID, 0, 4500}}},
-		{TranscriptQuery{Text: "shadow", SessionID: a.ID}, []hit{{a.ID, 0, 4500}}},
-		{TranscriptQuery{Text: "sudo shadow"}, []hit{{a.ID, 0, 4500}}},
-		{TranscriptQuery{Text: "shadow", Limit: 1}, []hit{{b.ID, 2, 777}}},
-		{TranscriptQuery{Text: "cafe"}, []hit{{b.ID, 2, 777}}},
-		{TranscriptQuery{Text: `"DROP TABLE`}, []hit{{a.ID, 0, 9000}}},
-		{TranscriptQuery{Text: "NOT OR AND * -la"}, nil},
-		{TranscriptQuery{Text: "-la"}, []hit{{a.ID, 0, 1200}}},
-		{TranscriptQuery{Text: "nothinglikethis"}, nil},
+		{SessionSearch{Text: "shadow"}, []hit{{b.ID, 2, 777}, {a.ID, 0, 4500}}},
+		{SessionSearch{Text: "etc/shadow"}, []hit{{b.ID, 2, 777}, {a.ID, 0, 4500}}},
+		{SessionSearch{Text: "shadow", SessionID: a.ID}, []hit{{a.ID, 0, 4500}}},
+		{SessionSearch{Text: "sudo shadow"}, []hit{{a.ID, 0, 4500}}},
+		{SessionSearch{Text: "shadow", Limit: 1}, []hit{{b.ID, 2, 777}}},
+		{SessionSearch{Text: "cafe"}, []hit{{b.ID, 2, 777}}},
+		{SessionSearch{Text: `"DROP TABLE`}, []hit{{a.ID, 0, 9000}}},
+		{SessionSearch{Text: "NOT OR AND * -la"}, nil},
+		{SessionSearch{Text: "-la"}, []hit{{a.ID, 0, 1200}}},
+		{SessionSearch{Text: "nothinglikethis"}, nil},
 	}
 	for _, tt := range tests {
-		hits, err := s.SearchTranscripts(ctx, tt.q)
+		hits, err := searchLines(ctx, s, tt.q)
 		if err != nil {
 			t.Errorf("%+v: %v", tt.q, err)
 			continue
@@ -277,13 +277,24 @@ func TestTranscripts(t *testing.T) {
 			t.Errorf("%+v: got %v, want %v", tt.q, got, tt.want)
 		}
 	}
-	hits := must[[]TranscriptHit](t)(s.SearchTranscripts(ctx, TranscriptQuery{Text: "sudo", SessionID: a.ID}))
+	hits := must[[]TranscriptHit](t)(searchLines(ctx, s, SessionSearch{Text: "sudo", SessionID: a.ID}))
 	if len(hits) != 1 || !strings.Contains(hits[0].Snippet, SnippetStart+"sudo"+SnippetEnd) {
 		t.Errorf("hits %+v", hits)
 	}
-	if _, err := s.SearchTranscripts(ctx, TranscriptQuery{Text: "  "}); !errors.Is(err, ErrInvalid) {
+	if _, _, err := s.SearchSessions(ctx, SessionSearch{Text: "  "}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("empty search: %v", err)
 	}
+}
+
+// searchLines is the first page of SearchSessions as the matching lines
+// it holds, session after session.
+func searchLines(ctx context.Context, s *Store, q SessionSearch) ([]TranscriptHit, error) {
+	found, _, err := s.SearchSessions(ctx, q)
+	var hits []TranscriptHit
+	for _, f := range found {
+		hits = append(hits, f.Hits...)
+	}
+	return hits, err
 }
 
 // History pages must walk an index in (started_at, id) order and stop at

@@ -45,15 +45,6 @@ const (
 	SnippetEnd   = "\x03"
 )
 
-// TranscriptQuery searches transcripts.
-type TranscriptQuery struct {
-	// Text is what the user typed: every word must occur (in any order,
-	// case and accents ignored). FTS5 operators are not interpreted.
-	Text      string
-	SessionID string // optional: search one session
-	Limit     int    // default DefaultPageSize, at most MaxPageSize
-}
-
 // TranscriptHit is one line that matched: where to seek the player to.
 type TranscriptHit struct {
 	SessionID string
@@ -62,43 +53,15 @@ type TranscriptHit struct {
 	Snippet   string // the line around the match, terms between SnippetStart and SnippetEnd
 }
 
-// SearchTranscripts returns matching lines, most recently indexed first
-// (the FTS index's rowid order, which needs no sort over all the matches).
-func (s *Store) SearchTranscripts(ctx context.Context, q TranscriptQuery) ([]TranscriptHit, error) {
-	match := ftsQuery(q.Text)
-	if match == "" {
-		return nil, wrap("search transcripts", fmt.Errorf("%w: empty search", ErrInvalid))
-	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = DefaultPageSize
-	}
-	limit = min(limit, MaxPageSize)
-	sqlq := `SELECT session_id, segment, offset_ms, snippet(transcripts, 0, ?, ?, '…', 16)
-		FROM transcripts WHERE transcripts MATCH ?`
-	args := []any{SnippetStart, SnippetEnd, match}
-	if q.SessionID != "" {
-		sqlq, args = sqlq+` AND session_id = ?`, append(args, q.SessionID)
-	}
-	rows, err := s.db.QueryContext(ctx, sqlq+` ORDER BY rowid DESC LIMIT ?`, append(args, limit)...)
-	if err != nil {
-		return nil, wrap("search transcripts", err)
-	}
-	hits, err := collect(rows, func(r scanner) (TranscriptHit, error) {
-		var h TranscriptHit
-		err := r.Scan(&h.SessionID, &h.Segment, &h.OffsetMS, &h.Snippet)
-		return h, err
-	})
-	return hits, wrap("search transcripts", err)
-}
-
 // HitsPerSession bounds the matching lines SearchSessions returns with
 // each session.
 const HitsPerSession = 5
 
 // SessionSearch selects the sessions whose transcripts match a search.
 type SessionSearch struct {
-	Text      string        // as TranscriptQuery.Text
+	// Text is what the user typed: every word must occur (in any order,
+	// case and accents ignored). FTS5 operators are not interpreted.
+	Text      string
 	SessionID string        // optional: search one session
 	Filter    SessionFilter // which sessions may be returned
 	Cursor    string        // "" for the first page, else the Next of the previous one

@@ -8,6 +8,10 @@ import (
 // SyncBuffer is a bytes.Buffer safe for a writer goroutine (a child
 // process's output, copied by exec) and a polling test.
 type SyncBuffer struct {
+	// Max, if set, bounds what is kept: a long-running child's output
+	// past it is dropped (and still reported written).
+	Max int
+
 	mu sync.Mutex
 	b  bytes.Buffer
 }
@@ -15,6 +19,9 @@ type SyncBuffer struct {
 func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.Max > 0 && s.b.Len() >= s.Max {
+		return len(p), nil
+	}
 	return s.b.Write(p)
 }
 

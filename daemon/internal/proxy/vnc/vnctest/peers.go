@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigilgw/vigil/plugins/sdk/sdktest"
 )
 
 // Child is a process a test started: it is waited on, and stopped by its
@@ -25,34 +26,13 @@ type Child struct {
 	done chan struct{}
 	err  error
 	// Out is what it printed (the first MiB).
-	Out *LockedBuffer
-}
-
-// LockedBuffer collects a process's output for a polling test.
-type LockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *LockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() < 1<<20 {
-		l.b.Write(p)
-	}
-	return len(p), nil
-}
-
-func (l *LockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	Out *sdktest.SyncBuffer
 }
 
 // StartChild starts cmd, collecting its output, and waits on it in the
 // background.
 func StartChild(name string, cmd *exec.Cmd) (*Child, error) {
-	c := &Child{Name: name, Cmd: cmd, done: make(chan struct{}), Out: &LockedBuffer{}}
+	c := &Child{Name: name, Cmd: cmd, done: make(chan struct{}), Out: &sdktest.SyncBuffer{Max: 1 << 20}}
 	if cmd.Stdout == nil {
 		cmd.Stdout = c.Out
 	}
